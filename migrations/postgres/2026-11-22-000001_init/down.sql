@@ -1,0 +1,10 @@
+DROP TABLE service_volumes;
+DROP TABLE response_audit;
+DROP TABLE impressions;
+DROP TABLE responses;
+DROP TABLE deployments;
+DROP TABLE instruments;
+DROP TABLE services;
+DROP TABLE hisps;
+DROP TABLE api_keys;
+DROP TABLE agencies;

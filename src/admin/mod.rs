@@ -1,0 +1,179 @@
+//! The admin API: bearer keys scoped to one agency. Every query filters by the key's agency,
+//! so another agency's objects answer `404` as if they did not exist.
+
+pub mod import;
+pub mod responses;
+pub mod structure;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{web, FromRequest, HttpRequest};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use rand::RngCore;
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+
+use crate::db::schema::api_keys;
+use crate::db::{self, AnyConnection};
+use crate::error::{ApiError, FieldError};
+use crate::registry;
+use crate::startup::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    use structure::*;
+    cfg.service(
+        web::scope("/api/v1/admin")
+            .route("/hisps", web::post().to(create_hisp))
+            .route("/hisps", web::get().to(list_hisps))
+            .route("/services", web::post().to(create_service))
+            .route("/services", web::get().to(list_services))
+            .route(
+                "/services/{service}/volumes/{fiscal_year}/{quarter}",
+                web::put().to(put_volume),
+            )
+            .route("/deployments", web::post().to(create_deployment))
+            .route("/deployments", web::get().to(list_deployments))
+            .route("/deployments/{id}", web::get().to(get_deployment))
+            .route("/deployments/{id}", web::patch().to(update_deployment))
+            .route(
+                "/deployments/{id}/responses/import",
+                web::post().to(import::import_responses),
+            )
+            .route("/responses", web::get().to(responses::export))
+            .route("/responses/{id}", web::patch().to(responses::triage))
+            .route("/responses/{id}/audit", web::get().to(responses::audit)),
+    );
+}
+
+/// The caller, authenticated by `Authorization: Bearer <key>`.
+#[derive(Clone, Debug)]
+pub struct AdminKey {
+    pub key_id: String,
+    pub agency_id: String,
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_keys)]
+struct ApiKeyRow {
+    id: String,
+    agency_id: String,
+    label: Option<String>,
+    key_hash: String,
+    created_at: NaiveDateTime,
+    revoked_at: Option<NaiveDateTime>,
+}
+
+/// Keys carry 256 random bits, so a plain SHA-256 is a sound stored form (no stretching needed).
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// Creates a key for `agency_slug` (creating the agency if new) and returns the key itself,
+/// which is shown once and never stored.
+pub fn create_key(
+    conn: &mut AnyConnection,
+    agency_slug: &str,
+    name: Option<&str>,
+    label: Option<&str>,
+) -> Result<String, String> {
+    if !crate::survey::is_slug(agency_slug) {
+        return Err(format!(
+            "--agency {agency_slug:?} must be a slug: lowercase a-z, 0-9 and -"
+        ));
+    }
+    let mut raw = [0u8; 32];
+    rand::rng().fill_bytes(&mut raw);
+    let key = format!("cxs_{}", hex::encode(raw));
+    conn.transaction::<_, diesel::result::Error, _>(|conn| {
+        let agency = registry::ensure_agency(conn, agency_slug, name)?;
+        diesel::insert_into(api_keys::table)
+            .values(&ApiKeyRow {
+                id: registry::new_id(),
+                agency_id: agency.id,
+                label: label.map(str::to_string),
+                key_hash: hash_key(&key),
+                created_at: db::now(),
+                revoked_at: None,
+            })
+            .execute(conn)?;
+        Ok(())
+    })
+    .map_err(|e| e.to_string())?;
+    Ok(key)
+}
+
+impl FromRequest for AdminKey {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| t.trim().to_string());
+        Box::pin(async move {
+            let (Some(state), Some(token)) = (state, token) else {
+                return Err(ApiError::Unauthorized);
+            };
+            let hash = hash_key(&token);
+            let row: Option<(String, String)> = db::run(&state.pool, move |c| {
+                api_keys::table
+                    .filter(
+                        api_keys::key_hash
+                            .eq(hash)
+                            .and(api_keys::revoked_at.is_null()),
+                    )
+                    .select((api_keys::id, api_keys::agency_id))
+                    .first(c)
+                    .optional()
+                    .map_err(ApiError::from)
+            })
+            .await?;
+            row.map(|(key_id, agency_id)| AdminKey { key_id, agency_id })
+                .ok_or(ApiError::Unauthorized)
+        })
+    }
+}
+
+/// Parses a JSON body into `T`, naming the offending field on failure.
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let field = if path == "." || inner.is_syntax() || inner.is_eof() {
+            "body".to_string()
+        } else {
+            path
+        };
+        ApiError::Invalid(vec![FieldError::new(field, inner.to_string())])
+    })
+}
+
+/// Runs `validator` rules and turns them into per-field problems.
+pub fn validate<T: validator::Validate>(v: &T) -> Result<(), ApiError> {
+    v.validate().map_err(|errs| {
+        let mut out: Vec<FieldError> = errs
+            .field_errors()
+            .into_iter()
+            .flat_map(|(field, list)| {
+                list.iter().map(move |e| {
+                    FieldError::new(
+                        field.to_string(),
+                        e.message
+                            .clone()
+                            .map(|m| m.to_string())
+                            .unwrap_or_else(|| e.code.to_string()),
+                    )
+                })
+            })
+            .collect();
+        out.sort_by(|a, b| a.field.cmp(&b.field));
+        ApiError::Invalid(out)
+    })
+}

@@ -1,0 +1,467 @@
+//! Response export (CSV or JSON, streamed), triage with an audit log.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{parse_json, AdminKey};
+use crate::db::schema::{deployments, response_audit, responses};
+use crate::db::{self, to_utc, AnyConnection};
+use crate::error::{ApiError, FieldError};
+use crate::fiscal::FiscalQuarter;
+use crate::intake::read_body;
+use crate::startup::AppState;
+use crate::survey::{Instrument, Polarity, DRIVERS};
+
+pub const STATUSES: [&str; 4] = ["counted", "spam", "test", "deleted"];
+
+/// The OMB response upload header (A-11 Section 280), in its exact order.
+pub const UPLOAD_HEADER: [&str; 17] = [
+    "external_id",
+    "question_1",
+    "positive_effectiveness",
+    "positive_ease",
+    "positive_efficiency",
+    "positive_transparency",
+    "positive_humanity",
+    "positive_employee",
+    "positive_other",
+    "negative_effectiveness",
+    "negative_ease",
+    "negative_efficiency",
+    "negative_transparency",
+    "negative_humanity",
+    "negative_employee",
+    "negative_other",
+    "question_4",
+];
+
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = responses)]
+pub struct ResponseRow {
+    pub id: String,
+    pub deployment_id: String,
+    pub instrument_id: String,
+    pub instrument_version: i32,
+    pub external_id: Option<String>,
+    pub submitted_at: chrono::NaiveDateTime,
+    pub locale: String,
+    pub channel: String,
+    pub source: String,
+    pub status: String,
+    pub trust: Option<i16>,
+    pub drivers_positive: i32,
+    pub drivers_negative: i32,
+    pub comment: Option<String>,
+    pub answers: String,
+}
+
+/// Driver cells as OMB wants them: `null` if the instrument does not offer the driver on that
+/// list, else `1` chosen / `0` not chosen (or not shown).
+pub fn driver_cells(ins: Option<&Instrument>, pos: i32, neg: i32) -> Vec<String> {
+    let mut out = Vec::with_capacity(14);
+    for (polarity, mask) in [(Polarity::Positive, pos), (Polarity::Negative, neg)] {
+        let offered = ins.map(|i| i.offered_drivers(polarity)).unwrap_or(0);
+        for (bit, _) in DRIVERS.iter().enumerate() {
+            let b = 1 << bit;
+            out.push(if offered & b == 0 {
+                "null".into()
+            } else if mask & b != 0 {
+                "1".into()
+            } else {
+                "0".into()
+            });
+        }
+    }
+    out
+}
+
+/// Spreadsheet formula injection: a cell starting with = + - @ (or tab/CR) is prefixed with '.
+pub fn csv_safe(cell: &str) -> String {
+    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{cell}")
+    } else {
+        cell.to_string()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    pub deployment: Option<String>,
+    pub fiscal_year: Option<i32>,
+    pub quarter: Option<u8>,
+    pub status: Option<String>,
+    pub format: Option<String>,
+}
+
+struct Filter {
+    agency_id: String,
+    deployment: Option<String>,
+    from: Option<chrono::NaiveDateTime>,
+    to: Option<chrono::NaiveDateTime>,
+    status: Option<String>,
+}
+
+fn parse_filter(
+    state: &AppState,
+    key: &AdminKey,
+    q: ExportQuery,
+) -> Result<(Filter, bool), ApiError> {
+    let mut errs = vec![];
+    let csv = match q.format.as_deref() {
+        None | Some("csv") => true,
+        Some("json") => false,
+        Some(_) => {
+            errs.push(FieldError::new("format", "must be csv or json"));
+            true
+        }
+    };
+    let tz = state.settings.report_tz;
+    let (from, to) = match (q.fiscal_year, q.quarter) {
+        (None, None) => (None, None),
+        (Some(y), Some(qn)) => match FiscalQuarter::new(y, qn) {
+            Ok(fq) => {
+                let (a, b) = fq.bounds(tz);
+                (Some(a.naive_utc()), Some(b.naive_utc()))
+            }
+            Err(e) => {
+                errs.push(FieldError::new("quarter", e));
+                (None, None)
+            }
+        },
+        (Some(y), None) => match (FiscalQuarter::new(y, 1), FiscalQuarter::new(y, 4)) {
+            (Ok(a), Ok(b)) => (
+                Some(a.bounds(tz).0.naive_utc()),
+                Some(b.bounds(tz).1.naive_utc()),
+            ),
+            (Err(e), _) | (_, Err(e)) => {
+                errs.push(FieldError::new("fiscal_year", e));
+                (None, None)
+            }
+        },
+        (None, Some(_)) => {
+            errs.push(FieldError::new("fiscal_year", "is required with quarter"));
+            (None, None)
+        }
+    };
+    if let Some(s) = &q.status {
+        if !STATUSES.contains(&s.as_str()) {
+            errs.push(FieldError::new(
+                "status",
+                format!("must be one of {}", STATUSES.join(", ")),
+            ));
+        }
+    }
+    if !errs.is_empty() {
+        return Err(ApiError::Invalid(errs));
+    }
+    Ok((
+        Filter {
+            agency_id: key.agency_id.clone(),
+            deployment: q.deployment,
+            from,
+            to,
+            status: q.status,
+        },
+        csv,
+    ))
+}
+
+fn page(
+    c: &mut AnyConnection,
+    f: &Filter,
+    after: Option<(chrono::NaiveDateTime, String)>,
+    limit: i64,
+) -> QueryResult<Vec<ResponseRow>> {
+    let mut q = responses::table
+        .inner_join(deployments::table)
+        .filter(deployments::agency_id.eq(&f.agency_id))
+        .select(ResponseRow::as_select())
+        .order((responses::submitted_at, responses::id))
+        .limit(limit)
+        .into_boxed();
+    if let Some(d) = &f.deployment {
+        q = q.filter(responses::deployment_id.eq(d.clone()));
+    }
+    if let Some(a) = f.from {
+        q = q.filter(responses::submitted_at.ge(a));
+    }
+    if let Some(b) = f.to {
+        q = q.filter(responses::submitted_at.lt(b));
+    }
+    if let Some(s) = &f.status {
+        q = q.filter(responses::status.eq(s.clone()));
+    }
+    if let Some((ts, id)) = after {
+        q = q.filter(
+            responses::submitted_at
+                .gt(ts)
+                .or(responses::submitted_at.eq(ts).and(responses::id.gt(id))),
+        );
+    }
+    q.load(c)
+}
+
+const EXPORT_COLUMNS: [&str; 10] = [
+    "id",
+    "external_id",
+    "deployment_id",
+    "instrument_id",
+    "instrument_version",
+    "submitted_at",
+    "status",
+    "source",
+    "channel",
+    "locale",
+];
+
+fn csv_record(state: &AppState, r: &ResponseRow) -> Vec<String> {
+    let ins = state.defs.version(&r.instrument_id, r.instrument_version);
+    let mut rec = vec![
+        r.id.clone(),
+        r.external_id.clone().unwrap_or_default(),
+        r.deployment_id.clone(),
+        r.instrument_id.clone(),
+        r.instrument_version.to_string(),
+        to_utc(r.submitted_at).to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        r.status.clone(),
+        r.source.clone(),
+        r.channel.clone(),
+        r.locale.clone(),
+        r.trust.map(|t| t.to_string()).unwrap_or_default(),
+    ];
+    rec.extend(driver_cells(ins, r.drivers_positive, r.drivers_negative));
+    rec.push(r.comment.clone().unwrap_or_default());
+    rec.push(r.answers.clone());
+    rec.into_iter().map(|c| csv_safe(&c)).collect()
+}
+
+fn json_record(r: &ResponseRow) -> serde_json::Value {
+    serde_json::json!({
+        "id": r.id,
+        "external_id": r.external_id,
+        "deployment_id": r.deployment_id,
+        "instrument": {"id": r.instrument_id, "version": r.instrument_version},
+        "submitted_at": to_utc(r.submitted_at),
+        "status": r.status,
+        "source": r.source,
+        "channel": r.channel,
+        "locale": r.locale,
+        "answers": serde_json::from_str::<serde_json::Value>(&r.answers).unwrap_or_default(),
+    })
+}
+
+/// Streams every matching response of the caller's agency, oldest first.
+#[utoipa::path(get, path = "/api/v1/admin/responses", tag = "admin", security(("bearer" = [])),
+    params(("deployment" = Option<String>, Query), ("fiscal_year" = Option<i32>, Query), ("quarter" = Option<u8>, Query),
+           ("status" = Option<String>, Query), ("format" = Option<String>, Query, description = "csv (default) or json")),
+    responses((status = 200, description = "CSV or {\"responses\": [...]}"), (status = 404, body = crate::error::Problem),
+              (status = 422, body = crate::error::Problem)))]
+pub async fn export(
+    state: web::Data<AppState>,
+    key: AdminKey,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let q = web::Query::<ExportQuery>::from_query(req.query_string())
+        .map_err(|e| ApiError::field("query", e.to_string()))?
+        .into_inner();
+    let (filter, csv) = parse_filter(&state, &key, q)?;
+    if let Some(d) = filter.deployment.clone() {
+        let agency = key.agency_id.clone();
+        db::run(&state.pool, move |c| {
+            crate::registry::find_deployment(c, &agency, &d)?
+                .ok_or(ApiError::NotFound("deployment"))
+        })
+        .await?;
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel::<web::Bytes>(4);
+    let pool = state.pool.clone();
+    let st = state.clone();
+    // Keyset pages keep memory flat however many responses match.
+    actix_web::rt::task::spawn_blocking(move || {
+        let Ok(mut conn) = pool.get() else { return };
+        let mut after = None;
+        let mut first = true;
+        let head = if csv {
+            let mut w = csv::Writer::from_writer(vec![]);
+            let mut h: Vec<&str> = EXPORT_COLUMNS.to_vec();
+            h.extend(UPLOAD_HEADER.iter().skip(1));
+            h.push("answers");
+            let _ = w.write_record(&h);
+            w.into_inner().unwrap_or_default()
+        } else {
+            b"{\"responses\":[".to_vec()
+        };
+        if tx.blocking_send(web::Bytes::from(head)).is_err() {
+            return;
+        }
+        loop {
+            let rows = match page(&mut conn, &filter, after.clone(), 2000) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, "export failed mid-stream");
+                    return;
+                }
+            };
+            let Some(last) = rows.last() else { break };
+            after = Some((last.submitted_at, last.id.clone()));
+            let mut buf = vec![];
+            if csv {
+                let mut w = csv::Writer::from_writer(&mut buf);
+                for r in &rows {
+                    let _ = w.write_record(csv_record(&st, r));
+                }
+                drop(w);
+            } else {
+                for r in &rows {
+                    if !first {
+                        buf.push(b',');
+                    }
+                    first = false;
+                    let _ = serde_json::to_writer(&mut buf, &json_record(r));
+                }
+            }
+            if tx.blocking_send(web::Bytes::from(buf)).is_err() {
+                return;
+            }
+        }
+        if !csv {
+            let _ = tx.blocking_send(web::Bytes::from_static(b"]}"));
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, actix_web::Error>(b), rx))
+    });
+    let ctype = if csv {
+        "text/csv; charset=utf-8"
+    } else {
+        "application/json"
+    };
+    let mut resp = HttpResponse::Ok();
+    resp.content_type(ctype);
+    if csv {
+        resp.insert_header((
+            "Content-Disposition",
+            "attachment; filename=\"responses.csv\"",
+        ));
+    }
+    Ok(resp.streaming(stream))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TriageIn {
+    /// counted, spam, test or deleted
+    pub status: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TriageOut {
+    pub id: String,
+    pub status: String,
+    pub previous_status: String,
+}
+
+/// The response if it belongs to the agency (else `None`, shown as 404).
+fn owned_status(c: &mut AnyConnection, agency: &str, id: &str) -> QueryResult<Option<String>> {
+    responses::table
+        .inner_join(deployments::table)
+        .filter(responses::id.eq(id).and(deployments::agency_id.eq(agency)))
+        .select(responses::status)
+        .first(c)
+        .optional()
+}
+
+#[utoipa::path(patch, path = "/api/v1/admin/responses/{id}", tag = "admin", security(("bearer" = [])), request_body = TriageIn,
+    params(("id" = String, Path)),
+    responses((status = 200, body = TriageOut), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn triage(
+    state: web::Data<AppState>,
+    key: AdminKey,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: TriageIn = parse_json(&read_body(&req, payload, 4096).await?)?;
+    if !STATUSES.contains(&body.status.as_str()) {
+        return Err(ApiError::field(
+            "status",
+            format!("must be one of {}", STATUSES.join(", ")),
+        ));
+    }
+    let id = path.into_inner();
+    let out = db::run(&state.pool, move |c| {
+        c.transaction::<_, ApiError, _>(|c| {
+            let prev =
+                owned_status(c, &key.agency_id, &id)?.ok_or(ApiError::NotFound("response"))?;
+            if prev != body.status {
+                diesel::update(responses::table.find(&id))
+                    .set(responses::status.eq(&body.status))
+                    .execute(c)?;
+                diesel::insert_into(response_audit::table)
+                    .values((
+                        response_audit::response_id.eq(&id),
+                        response_audit::agency_id.eq(&key.agency_id),
+                        response_audit::api_key_id.eq(&key.key_id),
+                        response_audit::from_status.eq(&prev),
+                        response_audit::to_status.eq(&body.status),
+                        response_audit::changed_at.eq(db::now()),
+                    ))
+                    .execute(c)?;
+            }
+            Ok(TriageOut {
+                id,
+                status: body.status,
+                previous_status: prev,
+            })
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditEntry {
+    pub from_status: String,
+    pub to_status: String,
+    pub api_key_id: String,
+    pub changed_at: DateTime<Utc>,
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/responses/{id}/audit", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = Object, description = "{\"audit\": [...]}"), (status = 404, body = crate::error::Problem)))]
+pub async fn audit(
+    state: web::Data<AppState>,
+    key: AdminKey,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let entries = db::run(&state.pool, move |c| {
+        owned_status(c, &key.agency_id, &id)?.ok_or(ApiError::NotFound("response"))?;
+        let rows: Vec<(String, String, String, chrono::NaiveDateTime)> = response_audit::table
+            .filter(response_audit::response_id.eq(&id))
+            .order(response_audit::id)
+            .select((
+                response_audit::from_status,
+                response_audit::to_status,
+                response_audit::api_key_id,
+                response_audit::changed_at,
+            ))
+            .load(c)?;
+        Ok(rows
+            .into_iter()
+            .map(|(from_status, to_status, api_key_id, at)| AuditEntry {
+                from_status,
+                to_status,
+                api_key_id,
+                changed_at: to_utc(at),
+            })
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "audit": entries })))
+}

@@ -1,0 +1,532 @@
+//! HISPs, services, deployments and operational volumes of the caller's agency.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::{Validate, ValidationError};
+
+use super::{parse_json, validate, AdminKey};
+use crate::db::schema::service_volumes;
+use crate::db::{self, to_utc};
+use crate::error::{ApiError, FieldError};
+use crate::fiscal::FiscalQuarter;
+use crate::intake::read_body;
+use crate::registry::{self, Deployment, Hisp, Service};
+use crate::startup::AppState;
+
+const BODY_LIMIT: usize = 64 * 1024;
+
+fn slug(s: &str) -> Result<(), ValidationError> {
+    if crate::survey::is_slug(s) {
+        Ok(())
+    } else {
+        Err(ValidationError::new("slug")
+            .with_message("must be 1 to 64 characters of lowercase a-z, 0-9 and -".into()))
+    }
+}
+
+fn not_blank(s: &str) -> Result<(), ValidationError> {
+    if s.trim().is_empty() {
+        Err(ValidationError::new("blank").with_message("must not be blank".into()))
+    } else {
+        Ok(())
+    }
+}
+
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewHisp {
+    #[validate(custom(function = "slug"))]
+    pub slug: String,
+    #[validate(length(min = 1, max = 200), custom(function = "not_blank"))]
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HispOut {
+    pub slug: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Hisp> for HispOut {
+    fn from(h: Hisp) -> Self {
+        HispOut {
+            slug: h.slug,
+            name: h.name,
+            created_at: to_utc(h.created_at),
+        }
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/hisps", tag = "admin", security(("bearer" = [])), request_body = NewHisp,
+    responses((status = 201, body = HispOut), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn create_hisp(
+    state: web::Data<AppState>,
+    key: AdminKey,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: NewHisp = parse_json(&read_body(&req, payload, BODY_LIMIT).await?)?;
+    validate(&body)?;
+    let h = db::run(&state.pool, move |c| {
+        registry::create_hisp(c, &key.agency_id, &body.slug, body.name.trim())
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(HispOut::from(h)))
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/hisps", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Object, description = "{\"hisps\": [...]}")))]
+pub async fn list_hisps(
+    state: web::Data<AppState>,
+    key: AdminKey,
+) -> Result<HttpResponse, ApiError> {
+    let list = db::run(&state.pool, move |c| {
+        Ok(registry::list_hisps(c, &key.agency_id)?)
+    })
+    .await?;
+    let out: Vec<HispOut> = list.into_iter().map(HispOut::from).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "hisps": out })))
+}
+
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewService {
+    #[validate(custom(function = "slug"))]
+    pub slug: String,
+    #[validate(length(min = 1, max = 200), custom(function = "not_blank"))]
+    pub name: String,
+    /// Slug of one of the agency's HISPs.
+    pub hisp: String,
+    /// OMB channel names.
+    #[validate(length(min = 1, max = 18))]
+    pub channels: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ServiceOut {
+    pub slug: String,
+    pub name: String,
+    pub hisp: String,
+    pub channels: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+fn service_out(s: Service, hisp: String) -> ServiceOut {
+    ServiceOut {
+        channels: s.channel_list(),
+        slug: s.slug,
+        name: s.name,
+        hisp,
+        created_at: to_utc(s.created_at),
+    }
+}
+
+fn check_channels(channels: &[String]) -> Vec<FieldError> {
+    let mut errs = vec![];
+    for (i, c) in channels.iter().enumerate() {
+        if !registry::is_channel(c) {
+            errs.push(FieldError::new(
+                format!("channels[{i}]"),
+                format!(
+                    "{c:?} is not an OMB channel ({})",
+                    registry::CHANNELS.join(", ")
+                ),
+            ));
+        } else if channels[..i].contains(c) {
+            errs.push(FieldError::new(
+                format!("channels[{i}]"),
+                format!("{c:?} is listed twice"),
+            ));
+        }
+    }
+    errs
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/services", tag = "admin", security(("bearer" = [])), request_body = NewService,
+    responses((status = 201, body = ServiceOut), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn create_service(
+    state: web::Data<AppState>,
+    key: AdminKey,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: NewService = parse_json(&read_body(&req, payload, BODY_LIMIT).await?)?;
+    validate(&body)?;
+    let errs = check_channels(&body.channels);
+    if !errs.is_empty() {
+        return Err(ApiError::Invalid(errs));
+    }
+    let out = db::run(&state.pool, move |c| {
+        let hisp = registry::find_hisp(c, &key.agency_id, &body.hisp)?.ok_or_else(|| {
+            ApiError::field("hisp", format!("no HISP {:?} in your agency", body.hisp))
+        })?;
+        let s = registry::create_service(c, &hisp, &body.slug, body.name.trim(), &body.channels)?;
+        Ok(service_out(s, hisp.slug))
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(out))
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/services", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Object, description = "{\"services\": [...]}")))]
+pub async fn list_services(
+    state: web::Data<AppState>,
+    key: AdminKey,
+) -> Result<HttpResponse, ApiError> {
+    let list = db::run(&state.pool, move |c| {
+        Ok(registry::list_services(c, &key.agency_id)?)
+    })
+    .await?;
+    let out: Vec<ServiceOut> = list.into_iter().map(|(s, h)| service_out(s, h)).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "services": out })))
+}
+
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDeployment {
+    /// Instrument id from survey-defs, e.g. `a11-v2-thumbs`.
+    pub instrument: String,
+    /// Slug of one of the agency's services.
+    pub service: String,
+    pub channel: String,
+    #[validate(length(min = 1, max = 300), custom(function = "not_blank"))]
+    pub transaction_point: String,
+    #[serde(default)]
+    #[validate(length(max = 50))]
+    pub allowed_origins: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeploymentOut {
+    pub id: String,
+    pub status: String,
+    pub instrument: String,
+    pub instrument_version: Option<i32>,
+    pub service: String,
+    pub channel: String,
+    pub transaction_point: String,
+    pub allowed_origins: Vec<String>,
+    pub survey_url: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn deployment_out(state: &AppState, d: Deployment, service: String) -> DeploymentOut {
+    DeploymentOut {
+        instrument_version: state.instrument(&d.instrument_id).map(|i| i.version),
+        survey_url: format!("{}/s/{}", state.settings.public_url, d.id),
+        allowed_origins: d.origins(),
+        id: d.id,
+        status: d.status,
+        instrument: d.instrument_id,
+        service,
+        channel: d.channel,
+        transaction_point: d.transaction_point,
+        created_at: to_utc(d.created_at),
+        updated_at: to_utc(d.updated_at),
+    }
+}
+
+fn parse_origins(list: &[String]) -> Result<Vec<String>, Vec<FieldError>> {
+    let mut errs = vec![];
+    let mut out = vec![];
+    for (i, o) in list.iter().enumerate() {
+        match registry::parse_origin(o) {
+            Ok(o) if !out.contains(&o) => out.push(o),
+            Ok(_) => {}
+            Err(e) => errs.push(FieldError::new(format!("allowed_origins[{i}]"), e)),
+        }
+    }
+    if errs.is_empty() {
+        Ok(out)
+    } else {
+        Err(errs)
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/admin/deployments", tag = "admin", security(("bearer" = [])), request_body = NewDeployment,
+    responses((status = 201, body = DeploymentOut), (status = 422, body = crate::error::Problem)))]
+pub async fn create_deployment(
+    state: web::Data<AppState>,
+    key: AdminKey,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: NewDeployment = parse_json(&read_body(&req, payload, BODY_LIMIT).await?)?;
+    validate(&body)?;
+    let mut errs = vec![];
+    if state.instrument(&body.instrument).is_none() {
+        let known: Vec<&str> = state.defs.instruments.keys().map(String::as_str).collect();
+        errs.push(FieldError::new(
+            "instrument",
+            format!(
+                "no instrument {:?} (loaded: {})",
+                body.instrument,
+                known.join(", ")
+            ),
+        ));
+    }
+    if !registry::is_channel(&body.channel) {
+        errs.push(FieldError::new(
+            "channel",
+            format!("{:?} is not an OMB channel", body.channel),
+        ));
+    }
+    let origins = parse_origins(&body.allowed_origins).unwrap_or_else(|e| {
+        errs.extend(e);
+        vec![]
+    });
+    if !errs.is_empty() {
+        return Err(ApiError::Invalid(errs));
+    }
+    let st = state.clone();
+    let out = db::run(&state.pool, move |c| {
+        let service =
+            registry::find_service(c, &key.agency_id, &body.service)?.ok_or_else(|| {
+                ApiError::field(
+                    "service",
+                    format!("no service {:?} in your agency", body.service),
+                )
+            })?;
+        if !service.channel_list().contains(&body.channel) {
+            return Err(ApiError::field(
+                "channel",
+                format!(
+                    "service {:?} is not delivered through {:?}",
+                    service.slug, body.channel
+                ),
+            ));
+        }
+        let now = db::now();
+        let d = Deployment {
+            id: registry::new_id(),
+            agency_id: key.agency_id.clone(),
+            service_id: service.id.clone(),
+            instrument_id: body.instrument.clone(),
+            channel: body.channel.clone(),
+            transaction_point: body.transaction_point.trim().to_string(),
+            allowed_origins: serde_json::to_string(&origins).unwrap_or_default(),
+            status: "open".into(),
+            created_at: now,
+            updated_at: now,
+        };
+        registry::insert_deployment(c, &d)?;
+        Ok(deployment_out(&st, d, service.slug))
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(out))
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/deployments", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = Object, description = "{\"deployments\": [...]}")))]
+pub async fn list_deployments(
+    state: web::Data<AppState>,
+    key: AdminKey,
+) -> Result<HttpResponse, ApiError> {
+    let list = db::run(&state.pool, move |c| {
+        Ok(registry::list_deployments(c, &key.agency_id)?)
+    })
+    .await?;
+    let out: Vec<DeploymentOut> = list
+        .into_iter()
+        .map(|(d, s)| deployment_out(&state, d, s))
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "deployments": out })))
+}
+
+async fn owned_deployment(
+    state: &AppState,
+    key: &AdminKey,
+    id: &str,
+) -> Result<(Deployment, String), ApiError> {
+    let (agency, id) = (key.agency_id.clone(), id.to_string());
+    db::run(&state.pool, move |c| {
+        let d =
+            registry::find_deployment(c, &agency, &id)?.ok_or(ApiError::NotFound("deployment"))?;
+        let slug = crate::db::schema::services::table
+            .find(&d.service_id)
+            .select(crate::db::schema::services::slug)
+            .first::<String>(c)?;
+        Ok((d, slug))
+    })
+    .await
+}
+
+pub async fn get_deployment(
+    state: web::Data<AppState>,
+    key: AdminKey,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (d, s) = owned_deployment(&state, &key, &path).await?;
+    Ok(HttpResponse::Ok().json(deployment_out(&state, d, s)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentPatch {
+    /// `open` or `closed`.
+    pub status: Option<String>,
+    pub transaction_point: Option<String>,
+    pub allowed_origins: Option<Vec<String>>,
+}
+
+#[utoipa::path(patch, path = "/api/v1/admin/deployments/{id}", tag = "admin", security(("bearer" = [])), request_body = DeploymentPatch,
+    params(("id" = String, Path, description = "Deployment id")),
+    responses((status = 200, body = DeploymentOut), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn update_deployment(
+    state: web::Data<AppState>,
+    key: AdminKey,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: DeploymentPatch = parse_json(&read_body(&req, payload, BODY_LIMIT).await?)?;
+    let mut errs = vec![];
+    if let Some(s) = &body.status {
+        if !matches!(s.as_str(), "open" | "closed") {
+            errs.push(FieldError::new("status", "must be \"open\" or \"closed\""));
+        }
+    }
+    if let Some(t) = &body.transaction_point {
+        if t.trim().is_empty() || t.len() > 300 {
+            errs.push(FieldError::new(
+                "transaction_point",
+                "must be 1 to 300 characters",
+            ));
+        }
+    }
+    let origins = match body.allowed_origins.as_deref().map(parse_origins) {
+        Some(Err(e)) => {
+            errs.extend(e);
+            None
+        }
+        Some(Ok(o)) => Some(o),
+        None => None,
+    };
+    if !errs.is_empty() {
+        return Err(ApiError::Invalid(errs));
+    }
+    let (d, slug) = owned_deployment(&state, &key, &path).await?;
+    let id = d.id.clone();
+    db::run(&state.pool, move |c| {
+        use crate::db::schema::deployments as t;
+        c.transaction::<_, diesel::result::Error, _>(|c| {
+            if let Some(s) = &body.status {
+                registry::set_deployment_status(c, &id, s)?;
+            }
+            if let Some(tp) = &body.transaction_point {
+                diesel::update(t::table.find(&id))
+                    .set(t::transaction_point.eq(tp.trim()))
+                    .execute(c)?;
+            }
+            if let Some(o) = &origins {
+                diesel::update(t::table.find(&id))
+                    .set(t::allowed_origins.eq(serde_json::to_string(o).unwrap_or_default()))
+                    .execute(c)?;
+            }
+            diesel::update(t::table.find(&id))
+                .set(t::updated_at.eq(db::now()))
+                .execute(c)?;
+            Ok(())
+        })?;
+        Ok(())
+    })
+    .await?;
+    let (d, _) = owned_deployment(&state, &key, &d.id).await?;
+    Ok(HttpResponse::Ok().json(deployment_out(&state, d, slug)))
+}
+
+#[derive(Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeIn {
+    pub channel: String,
+    #[validate(range(min = 0, max = 1_000_000_000_000i64))]
+    pub volume_of_customers: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VolumeOut {
+    pub service: String,
+    pub fiscal_year: i32,
+    pub quarter: i16,
+    pub channel: String,
+    pub volume_of_customers: i64,
+}
+
+#[utoipa::path(put, path = "/api/v1/admin/services/{service}/volumes/{fiscal_year}/{quarter}", tag = "admin", security(("bearer" = [])),
+    request_body = VolumeIn,
+    params(("service" = String, Path), ("fiscal_year" = i32, Path), ("quarter" = i16, Path)),
+    responses((status = 200, body = VolumeOut), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn put_volume(
+    state: web::Data<AppState>,
+    key: AdminKey,
+    path: web::Path<(String, String, String)>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (service, fy, q) = path.into_inner();
+    let mut errs = vec![];
+    let fy_n = fy.parse::<i32>().ok().filter(|y| (2000..=2100).contains(y));
+    if fy_n.is_none() {
+        errs.push(FieldError::new(
+            "fiscal_year",
+            "must be a four-digit fiscal year",
+        ));
+    }
+    let q_n = q.parse::<u8>().ok().filter(|q| (1..=4).contains(q));
+    if q_n.is_none() {
+        errs.push(FieldError::new("quarter", "must be 1 to 4"));
+    }
+    let body: VolumeIn = parse_json(&read_body(&req, payload, BODY_LIMIT).await?)?;
+    if let Err(ApiError::Invalid(e)) = validate(&body) {
+        errs.extend(e);
+    }
+    if !errs.is_empty() {
+        return Err(ApiError::Invalid(errs));
+    }
+    let fq = FiscalQuarter::new(fy_n.unwrap_or_default(), q_n.unwrap_or_default())
+        .map_err(|e| ApiError::field("quarter", e))?;
+    let out = db::run(&state.pool, move |c| {
+        let s = registry::find_service(c, &key.agency_id, &service)?
+            .ok_or(ApiError::NotFound("service"))?;
+        if !s.channel_list().contains(&body.channel) {
+            return Err(ApiError::field(
+                "channel",
+                format!(
+                    "service {:?} is not delivered through {:?}",
+                    s.slug, body.channel
+                ),
+            ));
+        }
+        let quarter = fq.quarter as i16;
+        c.transaction::<_, diesel::result::Error, _>(|c| {
+            use service_volumes as v;
+            // Delete + insert: an upsert that reads the same on both backends.
+            diesel::delete(v::table.find((&s.id, fq.year, quarter, &body.channel))).execute(c)?;
+            diesel::insert_into(v::table)
+                .values((
+                    v::service_id.eq(&s.id),
+                    v::fiscal_year.eq(fq.year),
+                    v::quarter.eq(quarter),
+                    v::channel.eq(&body.channel),
+                    v::volume_of_customers.eq(body.volume_of_customers),
+                    v::updated_at.eq(db::now()),
+                ))
+                .execute(c)?;
+            Ok(())
+        })?;
+        Ok(VolumeOut {
+            service: s.slug,
+            fiscal_year: fq.year,
+            quarter,
+            channel: body.channel,
+            volume_of_customers: body.volume_of_customers,
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(out))
+}

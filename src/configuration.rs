@@ -1,0 +1,71 @@
+//! Settings come from the environment (the contract's `CX_*` variables and `DATABASE_URL`);
+//! command-line flags override them in `cli`.
+
+use std::path::PathBuf;
+
+use chrono_tz::Tz;
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub database_url: String,
+    pub bind: String,
+    pub survey_defs: PathBuf,
+    /// The service's own public origin; its pages may always post to it.
+    pub public_url: String,
+    pub report_tz: Tz,
+    pub secret: Option<String>,
+    /// Public submissions (responses + impressions) per client address per minute; 0 = off.
+    pub rate_limit_per_minute: u32,
+    /// Database connections for reads and admin writes.
+    pub pool_size: u32,
+    /// Largest number of intake items committed in one transaction.
+    pub max_batch: usize,
+    /// Intake items waiting for the writer before new ones get 503.
+    pub queue_capacity: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{name}: {problem}")]
+pub struct SettingsError {
+    pub name: &'static str,
+    pub problem: String,
+}
+
+impl Settings {
+    pub fn from_env() -> Result<Self, SettingsError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
+        let parse_num = |name: &'static str, default: u64| -> Result<u64, SettingsError> {
+            match get(name) {
+                None => Ok(default),
+                Some(v) => v.trim().parse().map_err(|_| SettingsError {
+                    name,
+                    problem: format!("expected a whole number, got {v:?}"),
+                }),
+            }
+        };
+        let tz_name = get("CX_REPORT_TZ").unwrap_or_else(|| "America/New_York".into());
+        let report_tz: Tz = tz_name.parse().map_err(|_| SettingsError {
+            name: "CX_REPORT_TZ",
+            problem: format!("unknown IANA time zone {tz_name:?}"),
+        })?;
+        let bind = get("CX_BIND").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let public_url = get("CX_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
+        Ok(Settings {
+            database_url: get("DATABASE_URL").unwrap_or_else(|| "sqlite://cx-survey.db".into()),
+            public_url: public_url.trim_end_matches('/').to_string(),
+            bind,
+            survey_defs: get("CX_SURVEY_DEFS")
+                .unwrap_or_else(|| "survey-defs".into())
+                .into(),
+            report_tz,
+            secret: get("CX_SECRET"),
+            rate_limit_per_minute: parse_num("CX_RATE_LIMIT_PER_MINUTE", 120)? as u32,
+            pool_size: parse_num("CX_DB_POOL_SIZE", 8)? as u32,
+            max_batch: parse_num("CX_INTAKE_MAX_BATCH", 256)?.max(1) as usize,
+            queue_capacity: parse_num("CX_INTAKE_QUEUE", 20_000)?.max(1) as usize,
+        })
+    }
+}

@@ -1,0 +1,210 @@
+//! Storage: one diesel code path over SQLite (embedded default) and PostgreSQL, chosen by the
+//! database URL. Migrations are embedded per backend and run at start.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::{PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::error::ApiError;
+
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type Pool = r2d2::Pool<ConnectionManager>;
+pub type PooledConn = r2d2::PooledConnection<ConnectionManager>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database URL parsed once: `postgres://…`, `sqlite://path`, `sqlite:path` or a bare path.
+#[derive(Clone, Debug)]
+pub struct DatabaseUrl {
+    pub backend: Backend,
+    /// What the driver is given: the URL for PostgreSQL, the file path for SQLite.
+    pub target: String,
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err("DATABASE_URL is empty".into());
+        }
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            return Ok(DatabaseUrl {
+                backend: Backend::Postgres,
+                target: raw.to_string(),
+            });
+        }
+        let path = raw
+            .strip_prefix("sqlite://")
+            .or_else(|| raw.strip_prefix("sqlite:"))
+            .unwrap_or(raw);
+        if path.contains("://") {
+            return Err(format!(
+                "unsupported database URL {raw:?}: use postgres://… or sqlite://path"
+            ));
+        }
+        if path.is_empty() || path == ":memory:" {
+            return Err(
+                "SQLite needs a file path (an in-memory database is not shared across connections)"
+                    .into(),
+            );
+        }
+        Ok(DatabaseUrl {
+            backend: Backend::Sqlite,
+            target: path.to_string(),
+        })
+    }
+}
+
+/// Picks the backend by URL scheme, so connection failures carry the driver's own message.
+#[derive(Clone, Debug)]
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = AnyConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, Self::Error> {
+        use diesel::r2d2::Error;
+        match self.url.backend {
+            Backend::Postgres => PgConnection::establish(&self.url.target)
+                .map(AnyConnection::Postgresql)
+                .map_err(Error::ConnectionError),
+            Backend::Sqlite => {
+                let mut c = SqliteConnection::establish(&self.url.target)
+                    .map_err(Error::ConnectionError)?;
+                // Per connection; WAL itself is switched on once in `connect_pool`.
+                c.batch_execute(
+                    "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;",
+                )
+                .map_err(Error::QueryError)?;
+                Ok(AnyConnection::Sqlite(c))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
+        false
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbSetupError {
+    #[error("DATABASE_URL: {0}")]
+    Url(String),
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[from] r2d2::Error),
+    #[error("database setup failed: {0}")]
+    Setup(String),
+}
+
+/// Opens a pool, switches SQLite to WAL, and applies pending migrations.
+pub fn connect_pool(database_url: &str, size: u32) -> Result<(Pool, Backend), DbSetupError> {
+    let url = DatabaseUrl::parse(database_url).map_err(DbSetupError::Url)?;
+    let backend = url.backend;
+    let manager = ConnectionManager { url };
+    if backend == Backend::Sqlite {
+        // Once, before any pooled connection exists: parallel switches race to "database is locked".
+        let mut c = r2d2::ManageConnection::connect(&manager)
+            .map_err(|e| DbSetupError::Setup(e.to_string()))?;
+        c.batch_execute("PRAGMA journal_mode = WAL;")
+            .map_err(|e| DbSetupError::Setup(e.to_string()))?;
+    }
+    let pool = r2d2::Pool::builder()
+        .max_size(size.max(2))
+        .min_idle(Some(1))
+        .connection_timeout(Duration::from_secs(5))
+        .build(manager)?;
+    let mut conn = pool.get()?;
+    run_migrations(&mut conn).map_err(DbSetupError::Setup)?;
+    Ok((pool, backend))
+}
+
+pub fn run_migrations(conn: &mut AnyConnection) -> Result<(), String> {
+    let applied = match conn {
+        AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+        AnyConnection::Postgresql(c) => c
+            .run_pending_migrations(POSTGRES_MIGRATIONS)
+            .map(|v| v.len()),
+    }
+    .map_err(|e| format!("migration failed: {e}"))?;
+    if applied > 0 {
+        tracing::info!(applied, "database migrations applied");
+    }
+    Ok(())
+}
+
+/// Now, truncated to microseconds so SQLite and PostgreSQL store the same value.
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+pub fn to_utc(ts: NaiveDateTime) -> DateTime<Utc> {
+    ts.and_utc()
+}
+
+pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+/// A lost connection or a locked database is the client's cue to retry, not a bug.
+pub fn unavailable_or_internal(e: &diesel::result::Error) -> ApiError {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
+        | Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+            ApiError::Unavailable {
+                detail: "the database is unavailable; retry shortly".into(),
+                retry_after: 2,
+            }
+        }
+        Error::DatabaseError(_, info) if info.message().contains("locked") => {
+            ApiError::Unavailable {
+                detail: "the database is busy; retry shortly".into(),
+                retry_after: 1,
+            }
+        }
+        other => ApiError::internal(other),
+    }
+}
+
+/// Runs blocking database work off the async executor with a pooled connection.
+pub async fn run<T, F>(pool: &Pool, f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get()?;
+        f(&mut conn)
+    })
+    .await?
+}

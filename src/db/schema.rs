@@ -1,0 +1,147 @@
+// The schema both backends share. Migrations in `migrations/{sqlite,postgres}` are its source;
+// UUIDs are TEXT and timestamps are UTC without zone on both, so one code path serves both.
+
+diesel::table! {
+    agencies (id) {
+        id -> Text,
+        slug -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Text,
+        agency_id -> Text,
+        label -> Nullable<Text>,
+        key_hash -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    hisps (id) {
+        id -> Text,
+        agency_id -> Text,
+        slug -> Text,
+        name -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    services (id) {
+        id -> Text,
+        agency_id -> Text,
+        hisp_id -> Text,
+        slug -> Text,
+        name -> Text,
+        channels -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    instruments (id, version) {
+        id -> Text,
+        version -> Integer,
+        content_hash -> Text,
+        definition -> Text,
+        loaded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    deployments (id) {
+        id -> Text,
+        agency_id -> Text,
+        service_id -> Text,
+        instrument_id -> Text,
+        channel -> Text,
+        transaction_point -> Text,
+        allowed_origins -> Text,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    responses (id) {
+        id -> Text,
+        deployment_id -> Text,
+        instrument_id -> Text,
+        instrument_version -> Integer,
+        submission_id -> Nullable<Text>,
+        external_id -> Nullable<Text>,
+        submitted_at -> Timestamp,
+        locale -> Text,
+        channel -> Text,
+        source -> Text,
+        status -> Text,
+        trust -> Nullable<SmallInt>,
+        drivers_positive -> Integer,
+        drivers_negative -> Integer,
+        comment -> Nullable<Text>,
+        v1_satisfaction -> Nullable<SmallInt>,
+        v1_effectiveness -> Nullable<SmallInt>,
+        v1_ease -> Nullable<SmallInt>,
+        v1_efficiency -> Nullable<SmallInt>,
+        v1_transparency -> Nullable<SmallInt>,
+        v1_employee -> Nullable<SmallInt>,
+        answers -> Text,
+        page_url -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    impressions (id) {
+        id -> BigInt,
+        deployment_id -> Text,
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    response_audit (id) {
+        id -> BigInt,
+        response_id -> Text,
+        agency_id -> Text,
+        api_key_id -> Text,
+        from_status -> Text,
+        to_status -> Text,
+        changed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    service_volumes (service_id, fiscal_year, quarter, channel) {
+        service_id -> Text,
+        fiscal_year -> Integer,
+        quarter -> SmallInt,
+        channel -> Text,
+        volume_of_customers -> BigInt,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(api_keys -> agencies (agency_id));
+diesel::joinable!(hisps -> agencies (agency_id));
+diesel::joinable!(services -> hisps (hisp_id));
+diesel::joinable!(deployments -> services (service_id));
+diesel::joinable!(responses -> deployments (deployment_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    agencies,
+    api_keys,
+    hisps,
+    services,
+    instruments,
+    deployments,
+    responses,
+    impressions,
+    response_audit,
+    service_volumes,
+);

@@ -1,0 +1,534 @@
+//! Public intake: what a renderer needs to show a deployment, and the response and impression
+//! endpoints, with PRA enforcement, per-deployment origins and per-address rate limits.
+
+pub mod answers;
+pub mod writer;
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::Utc;
+use futures_util::StreamExt;
+use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+
+use crate::error::{ApiError, FieldError};
+use crate::registry::{self, DeploymentView};
+use crate::startup::AppState;
+use crate::survey::{pra, Instrument, QuestionType};
+use writer::{NewImpression, NewResponse, Stored};
+
+pub const MAX_BODY: usize = 64 * 1024;
+/// A bot that fills this invisible field gets a normal-looking answer and stores nothing.
+pub const HONEYPOT_FIELD: &str = "fax_number";
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/api/v1/deployments/{id}")
+            .route(web::get().to(get_deployment))
+            .route(web::method(actix_web::http::Method::OPTIONS).to(preflight)),
+    )
+    .service(
+        web::resource("/api/v1/deployments/{id}/responses")
+            .route(web::post().to(submit_response))
+            .route(web::method(actix_web::http::Method::OPTIONS).to(preflight)),
+    )
+    .service(
+        web::resource("/api/v1/deployments/{id}/impressions")
+            .route(web::post().to(record_impression))
+            .route(web::method(actix_web::http::Method::OPTIONS).to(preflight)),
+    );
+}
+
+/// Per client address, shared by the response and impression routes.
+pub struct RateLimiter(DefaultKeyedRateLimiter<IpAddr>);
+
+impl RateLimiter {
+    pub fn per_minute(n: u32) -> Option<Self> {
+        NonZeroU32::new(n)
+            .map(|n| RateLimiter(DefaultKeyedRateLimiter::keyed(Quota::per_minute(n))))
+    }
+
+    pub fn check(&self, ip: IpAddr) -> Result<(), ApiError> {
+        self.0.check_key(&ip).map_err(|not_until| {
+            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
+            ApiError::RateLimited(wait.as_secs() + 1)
+        })
+    }
+
+    pub fn forget_idle(&self) {
+        self.0.retain_recent();
+    }
+}
+
+fn rate_limit(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
+    match (&state.limiter, req.peer_addr()) {
+        (Some(l), Some(addr)) => l.check(addr.ip()),
+        _ => Ok(()),
+    }
+}
+
+/// Reads a body of at most `limit` bytes, refusing early on a declared larger length.
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::PayloadTooLarge(limit));
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+async fn load(state: &AppState, id: &str) -> Result<DeploymentView, ApiError> {
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Err(ApiError::NotFound("deployment"));
+    }
+    let id = id.to_string();
+    crate::db::run(&state.pool, move |c| {
+        registry::deployment_view(c, &id).map_err(ApiError::from)
+    })
+    .await?
+    .ok_or(ApiError::NotFound("deployment"))
+}
+
+/// The origin to grant, if the request comes from a browser page; `403` if not allowed.
+fn allowed_origin(
+    state: &AppState,
+    req: &HttpRequest,
+    view: &DeploymentView,
+) -> Result<Option<HeaderValue>, ApiError> {
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        // Not a browser cross-origin call (server, app, curl): origins do not apply.
+        return Ok(None);
+    };
+    let o = origin.to_str().unwrap_or("");
+    if o == state.public_origin || view.deployment.origins().iter().any(|a| a == o) {
+        Ok(Some(origin.clone()))
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "origin {o:?} is not allowed for this deployment"
+        )))
+    }
+}
+
+fn with_cors(mut resp: HttpResponse, origin: Option<HeaderValue>) -> HttpResponse {
+    let h = resp.headers_mut();
+    h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    if let Some(o) = origin {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+    }
+    resp
+}
+
+/// `410` once the PRA clearance has ended (end of its day in the report time zone) or the
+/// deployment is closed.
+fn ensure_collecting<'a>(
+    state: &'a AppState,
+    view: &DeploymentView,
+) -> Result<&'a Instrument, ApiError> {
+    let ins = state
+        .instrument(&view.deployment.instrument_id)
+        .ok_or_else(|| {
+            ApiError::internal(format!(
+                "instrument {} is not loaded",
+                view.deployment.instrument_id
+            ))
+        })?;
+    if !view.deployment.is_open() {
+        return Err(ApiError::Gone(
+            "this survey is closed and no longer collecting responses".into(),
+        ));
+    }
+    if pra::is_expired(
+        ins.pra.expiration_date,
+        state.settings.report_tz,
+        Utc::now(),
+    ) {
+        return Err(ApiError::Gone(format!(
+            "the PRA clearance (OMB control number {}) expired on {}; this survey is no longer collecting responses",
+            ins.pra.omb_control_number, ins.pra.expiration_date
+        )));
+    }
+    Ok(ins)
+}
+
+async fn preflight(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let view = load(&state, &path).await?;
+    let origin = allowed_origin(&state, &req, &view)?;
+    let resp = HttpResponse::NoContent()
+        .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS"))
+        .insert_header((
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            "content-type, accept-language",
+        ))
+        .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"))
+        .finish();
+    Ok(with_cors(resp, origin))
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Created {
+    pub id: String,
+}
+
+/// What a renderer needs to show a deployment.
+#[utoipa::path(get, path = "/api/v1/deployments/{id}", tag = "public",
+    params(("id" = String, Path, description = "Deployment id"), ("locale" = Option<String>, Query, description = "en or es")),
+    responses((status = 200, description = "Questions, PRA block and status", body = Object),
+              (status = 404, body = crate::error::Problem), (status = 410, body = crate::error::Problem)))]
+pub async fn get_deployment(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let view = load(&state, &path).await?;
+    let origin = allowed_origin(&state, &req, &view)?;
+    let ins = ensure_collecting(&state, &view)?;
+    let query =
+        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+            .map(|q| q.into_inner())
+            .unwrap_or_default();
+    let mut wanted: Vec<String> = query.get("locale").cloned().into_iter().collect();
+    if let Some(al) = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+    {
+        wanted.extend(
+            al.split(',')
+                .map(|p| p.split(';').next().unwrap_or("").trim().to_string()),
+        );
+    }
+    let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
+    let locale = ins.pick_locale(&wanted).to_string();
+    let body = render(&view, ins, &locale);
+    let resp = HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::CONTENT_LANGUAGE, locale))
+        .json(body);
+    Ok(with_cors(resp, origin))
+}
+
+/// The deployment in one locale, placeholders filled in.
+pub fn render(view: &DeploymentView, ins: &Instrument, locale: &str) -> Value {
+    let tr = |m: &crate::survey::Localized| {
+        m.get(locale)
+            .cloned()
+            .unwrap_or_default()
+            .replace("{service}", &view.service.name)
+            .replace("{agency}", &view.agency.name)
+    };
+    let trust_kind = ins.trust().kind;
+    let questions: Vec<Value> = ins
+        .questions
+        .iter()
+        .map(|q| {
+            let mut o = Map::new();
+            o.insert("key".into(), json!(q.key));
+            o.insert("type".into(), json!(q.kind));
+            o.insert("required".into(), json!(q.required));
+            o.insert("text".into(), json!(tr(&q.text)));
+            if let Some(h) = &q.hint {
+                o.insert("hint".into(), json!(tr(h)));
+            }
+            if let Some(labels) = q.choices.as_ref().and_then(|c| c.get(locale)) {
+                let first = if q.kind == QuestionType::Thumbs { 0 } else { 1 };
+                let choices: Vec<Value> = labels
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| json!({"value": first + i as i64, "label": l}))
+                    .collect();
+                o.insert("choices".into(), Value::Array(choices));
+            }
+            if let Some(p) = q.polarity {
+                // Which trust answers reveal this list (A-11: Likert 1–3 show "didn't go well").
+                let values: Vec<i64> = match trust_kind {
+                    QuestionType::Thumbs => vec![if p == crate::survey::Polarity::Positive {
+                        1
+                    } else {
+                        0
+                    }],
+                    _ if p == crate::survey::Polarity::Positive => vec![4, 5],
+                    _ => vec![1, 2, 3],
+                };
+                o.insert(
+                    "show_if".into(),
+                    json!({"question": "trust", "values": values}),
+                );
+                o.insert("polarity".into(), json!(p));
+            }
+            if let Some(opts) = &q.options {
+                let opts: Vec<Value> = opts
+                    .iter()
+                    .map(|op| json!({"key": op.key, "label": tr(&op.label)}))
+                    .collect();
+                o.insert("options".into(), Value::Array(opts));
+            }
+            if q.kind == QuestionType::Text {
+                o.insert(
+                    "max_length".into(),
+                    json!(q.max_length.unwrap_or(crate::survey::COMMENT_MAX_CHARS)),
+                );
+            }
+            Value::Object(o)
+        })
+        .collect();
+    json!({
+        "id": view.deployment.id,
+        "status": view.deployment.status,
+        "locale": locale,
+        "locales": ins.locales,
+        "agency": {"name": view.agency.name},
+        "service": {"name": view.service.name},
+        "channel": view.deployment.channel,
+        "transaction_point": view.deployment.transaction_point,
+        "instrument": {"id": ins.id, "version": ins.version, "survey_type": ins.survey_type, "title": tr(&ins.title)},
+        "pra": {
+            "omb_control_number": ins.pra.omb_control_number,
+            "expiration_date": ins.pra.expiration_date,
+            "burden_minutes": ins.pra.burden_minutes,
+            "burden_statement": tr(&ins.pra.burden_statement),
+            "federal_register_url": ins.pra.federal_register_url,
+        },
+        "questions": questions,
+        "honeypot_field": HONEYPOT_FIELD,
+    })
+}
+
+/// A submission parsed and checked against its instrument.
+pub struct Submission {
+    pub submission_id: uuid::Uuid,
+    pub locale: String,
+    pub page_url: Option<String>,
+    pub honeypot: bool,
+    pub answers: answers::ValidAnswers,
+}
+
+pub fn parse_submission(body: &[u8], ins: &Instrument) -> Result<Submission, ApiError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::field("body", format!("not valid JSON: {e}")))?;
+    let Value::Object(obj) = value else {
+        return Err(ApiError::field("body", "must be a JSON object"));
+    };
+    let mut errs: Vec<FieldError> = obj
+        .keys()
+        .filter(|k| {
+            !matches!(
+                k.as_str(),
+                "submission_id" | "answers" | "locale" | "page_url"
+            ) && *k != HONEYPOT_FIELD
+        })
+        .map(|k| FieldError::new(k.clone(), "unknown field"))
+        .collect();
+    let submission_id = match obj
+        .get("submission_id")
+        .and_then(Value::as_str)
+        .map(uuid::Uuid::parse_str)
+    {
+        Some(Ok(u)) if !u.is_nil() => Some(u),
+        None if !obj.contains_key("submission_id") => {
+            errs.push(FieldError::new(
+                "submission_id",
+                "is required (a UUID chosen by the client)",
+            ));
+            None
+        }
+        _ => {
+            errs.push(FieldError::new("submission_id", "must be a UUID"));
+            None
+        }
+    };
+    let locale = match obj.get("locale") {
+        None | Some(Value::Null) => ins.locales[0].clone(),
+        Some(Value::String(l)) if ins.locales.contains(l) => l.clone(),
+        Some(_) => {
+            errs.push(FieldError::new(
+                "locale",
+                format!("must be one of: {}", ins.locales.join(", ")),
+            ));
+            String::new()
+        }
+    };
+    let page_url = match obj.get("page_url") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => match clean_page_url(s) {
+            Ok(u) => Some(u),
+            Err(e) => {
+                errs.push(FieldError::new("page_url", e));
+                None
+            }
+        },
+        Some(_) => {
+            errs.push(FieldError::new("page_url", "must be a URL string"));
+            None
+        }
+    };
+    let honeypot = obj.get(HONEYPOT_FIELD).is_some_and(|v| match v {
+        Value::Null => false,
+        Value::String(s) => !s.is_empty(),
+        _ => true,
+    });
+    let valid = match obj.get("answers") {
+        Some(Value::Object(a)) => match answers::validate(a, ins, "answers") {
+            Ok(v) => Some(v),
+            Err(e) => {
+                errs.extend(e);
+                None
+            }
+        },
+        None => {
+            errs.push(FieldError::new("answers", "is required"));
+            None
+        }
+        Some(_) => {
+            errs.push(FieldError::new(
+                "answers",
+                "must be an object keyed by question",
+            ));
+            None
+        }
+    };
+    match (errs.is_empty(), submission_id, valid) {
+        (true, Some(submission_id), Some(answers)) => Ok(Submission {
+            submission_id,
+            locale,
+            page_url,
+            honeypot,
+            answers,
+        }),
+        _ => Err(ApiError::Invalid(errs)),
+    }
+}
+
+/// Keeps scheme, host and path only: query strings and fragments often carry personal data.
+fn clean_page_url(s: &str) -> Result<String, String> {
+    if s.len() > 2048 {
+        return Err("must be at most 2048 characters".into());
+    }
+    let mut u = url::Url::parse(s).map_err(|_| "must be an absolute http(s) URL".to_string())?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return Err("must be an absolute http(s) URL".into());
+    }
+    u.set_query(None);
+    u.set_fragment(None);
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    Ok(u.to_string())
+}
+
+/// Stores one response. `201` only after commit; the same submission_id again answers `200`.
+#[utoipa::path(post, path = "/api/v1/deployments/{id}/responses", tag = "public",
+    params(("id" = String, Path, description = "Deployment id")),
+    request_body(content = Object, description = "{submission_id, answers, locale?, page_url?}"),
+    responses((status = 201, body = Created), (status = 200, body = Created, description = "Already stored"),
+              (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+              (status = 410, body = crate::error::Problem), (status = 413, body = crate::error::Problem),
+              (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
+pub async fn submit_response(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    rate_limit(&state, &req)?;
+    let view = load(&state, &path).await?;
+    let origin = allowed_origin(&state, &req, &view)?;
+    let ins = ensure_collecting(&state, &view)?;
+    let body = read_body(&req, payload, MAX_BODY).await?;
+    let m = crate::ops::metrics();
+    let sub = parse_submission(&body, ins)
+        .inspect_err(|_| m.responses.with_label_values(&["rejected"]).inc())?;
+    if sub.honeypot {
+        m.responses.with_label_values(&["honeypot"]).inc();
+        let fake = Created {
+            id: uuid::Uuid::now_v7().to_string(),
+        };
+        return Ok(with_cors(HttpResponse::Created().json(fake), origin));
+    }
+    let a = sub.answers;
+    let row = NewResponse {
+        id: uuid::Uuid::now_v7().to_string(),
+        deployment_id: view.deployment.id.clone(),
+        instrument_id: ins.id.clone(),
+        instrument_version: ins.version,
+        submission_id: Some(sub.submission_id.to_string()),
+        external_id: None,
+        submitted_at: crate::db::now(),
+        locale: sub.locale,
+        channel: view.deployment.channel.clone(),
+        source: "web".into(),
+        status: "counted".into(),
+        trust: a.trust,
+        drivers_positive: a.drivers_positive,
+        drivers_negative: a.drivers_negative,
+        comment: a.comment,
+        v1_satisfaction: a.v1[0],
+        v1_effectiveness: a.v1[1],
+        v1_ease: a.v1[2],
+        v1_efficiency: a.v1[3],
+        v1_transparency: a.v1[4],
+        v1_employee: a.v1[5],
+        answers: a.canonical,
+        page_url: sub.page_url,
+    };
+    let resp = match state.writer.store_response(row).await? {
+        Stored::Created(id) => {
+            m.responses.with_label_values(&["stored"]).inc();
+            HttpResponse::Created().json(Created { id })
+        }
+        Stored::Duplicate(id) => {
+            m.responses.with_label_values(&["duplicate"]).inc();
+            HttpResponse::Ok().json(Created { id })
+        }
+    };
+    Ok(with_cors(resp, origin))
+}
+
+/// Counts one showing of the survey toward `volume_of_customers_provided_survey_opportunity`.
+#[utoipa::path(post, path = "/api/v1/deployments/{id}/impressions", tag = "public",
+    params(("id" = String, Path, description = "Deployment id")),
+    responses((status = 204, description = "Recorded"), (status = 404, body = crate::error::Problem),
+              (status = 410, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
+pub async fn record_impression(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    rate_limit(&state, &req)?;
+    let view = load(&state, &path).await?;
+    let origin = allowed_origin(&state, &req, &view)?;
+    ensure_collecting(&state, &view)?;
+    // The body carries nothing we keep; read it only to bound it.
+    read_body(&req, payload, 1024).await?;
+    state
+        .writer
+        .record_impression(NewImpression {
+            deployment_id: view.deployment.id.clone(),
+            occurred_at: crate::db::now(),
+        })
+        .await?;
+    Ok(with_cors(HttpResponse::NoContent().finish(), origin))
+}

@@ -1,0 +1,296 @@
+//! Group commit: one writer thread per instance takes every intake item waiting in the queue,
+//! stores them in one transaction and only then acknowledges each. A `201` therefore always
+//! means "committed", while one fsync serves many responses.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use diesel::prelude::*;
+use tokio::sync::oneshot;
+
+use crate::db::schema::{impressions, responses};
+use crate::db::{self, AnyConnection, Pool};
+use crate::error::ApiError;
+
+#[derive(Insertable, Clone, Debug)]
+#[diesel(table_name = responses, treat_none_as_default_value = false)]
+pub struct NewResponse {
+    pub id: String,
+    pub deployment_id: String,
+    pub instrument_id: String,
+    pub instrument_version: i32,
+    pub submission_id: Option<String>,
+    pub external_id: Option<String>,
+    pub submitted_at: NaiveDateTime,
+    pub locale: String,
+    pub channel: String,
+    pub source: String,
+    pub status: String,
+    pub trust: Option<i16>,
+    pub drivers_positive: i32,
+    pub drivers_negative: i32,
+    pub comment: Option<String>,
+    pub v1_satisfaction: Option<i16>,
+    pub v1_effectiveness: Option<i16>,
+    pub v1_ease: Option<i16>,
+    pub v1_efficiency: Option<i16>,
+    pub v1_transparency: Option<i16>,
+    pub v1_employee: Option<i16>,
+    pub answers: String,
+    pub page_url: Option<String>,
+}
+
+#[derive(Insertable, Clone, Debug)]
+#[diesel(table_name = impressions)]
+pub struct NewImpression {
+    pub deployment_id: String,
+    pub occurred_at: NaiveDateTime,
+}
+
+/// What happened to a submitted response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stored {
+    Created(String),
+    /// The same submission_id was stored before: its id.
+    Duplicate(String),
+}
+
+type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
+
+enum Item {
+    Response(Box<NewResponse>, Reply<Stored>),
+    Impression(NewImpression, Reply<()>),
+}
+
+#[derive(Clone)]
+pub struct Writer {
+    tx: Sender<Item>,
+}
+
+impl Writer {
+    /// Starts `threads` writer threads on `pool`. They stop once every `Writer` clone is dropped
+    /// and the queue is drained, so in-flight responses are committed at shutdown.
+    pub fn start(
+        pool: Pool,
+        threads: usize,
+        capacity: usize,
+        max_batch: usize,
+    ) -> (Writer, Vec<std::thread::JoinHandle<()>>) {
+        let (tx, rx) = crossbeam_channel::bounded(capacity);
+        let handles = (0..threads.max(1))
+            .map(|i| {
+                let (rx, pool) = (rx.clone(), pool.clone());
+                std::thread::Builder::new()
+                    .name(format!("intake-writer-{i}"))
+                    .spawn(move || run(rx, pool, max_batch))
+                    .expect("spawn writer thread")
+            })
+            .collect();
+        (Writer { tx }, handles)
+    }
+
+    pub async fn store_response(&self, r: NewResponse) -> Result<Stored, ApiError> {
+        let (reply, rx) = oneshot::channel();
+        self.enqueue(Item::Response(Box::new(r), reply))?;
+        await_reply(rx).await
+    }
+
+    pub async fn record_impression(&self, i: NewImpression) -> Result<(), ApiError> {
+        let (reply, rx) = oneshot::channel();
+        self.enqueue(Item::Impression(i, reply))?;
+        await_reply(rx).await
+    }
+
+    pub fn queue_len(&self) -> usize {
+        self.tx.len()
+    }
+
+    fn enqueue(&self, item: Item) -> Result<(), ApiError> {
+        self.tx.try_send(item).map_err(|e| match e {
+            TrySendError::Full(_) => ApiError::Unavailable {
+                detail: "intake is saturated; retry shortly".into(),
+                retry_after: 1,
+            },
+            TrySendError::Disconnected(_) => ApiError::Unavailable {
+                detail: "the service is shutting down".into(),
+                retry_after: 2,
+            },
+        })
+    }
+}
+
+async fn await_reply<T>(rx: oneshot::Receiver<Result<T, ApiError>>) -> Result<T, ApiError> {
+    match tokio::time::timeout(Duration::from_secs(15), rx).await {
+        Ok(Ok(result)) => result,
+        // Either the writer is stuck on the database or gone; the client retries the same
+        // submission_id, which intake treats idempotently.
+        _ => Err(ApiError::Unavailable {
+            detail: "the database did not confirm in time; retry with the same submission_id"
+                .into(),
+            retry_after: 2,
+        }),
+    }
+}
+
+fn run(rx: Receiver<Item>, pool: Pool, max_batch: usize) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < max_batch {
+            match rx.try_recv() {
+                Ok(item) => batch.push(item),
+                Err(_) => break,
+            }
+        }
+        crate::ops::metrics()
+            .writer_batch
+            .observe(batch.len() as f64);
+        commit(&pool, batch);
+    }
+}
+
+fn commit(pool: &Pool, batch: Vec<Item>) {
+    let mut conn = match pool.get() {
+        Ok(c) => c,
+        Err(e) => return fail_all(batch, &ApiError::from(e)),
+    };
+    let (mut resps, mut imps) = (vec![], vec![]);
+    for item in batch {
+        match item {
+            Item::Response(r, reply) => resps.push((*r, reply)),
+            Item::Impression(i, reply) => imps.push((i, reply)),
+        }
+    }
+    let rows: Vec<NewResponse> = resps.iter().map(|(r, _)| r.clone()).collect();
+    let imp_rows: Vec<NewImpression> = imps.iter().map(|(i, _)| i.clone()).collect();
+    match conn.transaction(|c| insert_batch(c, &rows, &imp_rows)) {
+        Ok(outcomes) => {
+            for ((_, reply), o) in resps.into_iter().zip(outcomes) {
+                let _ = reply.send(Ok(o));
+            }
+            for (_, reply) in imps {
+                let _ = reply.send(Ok(()));
+            }
+        }
+        // A single bad item (or a race with another instance on the same submission_id) must
+        // not fail its neighbours: retry each on its own.
+        Err(_) if rows.len() + imp_rows.len() > 1 => {
+            for (r, reply) in resps {
+                let res = conn
+                    .transaction(|c| insert_batch(c, std::slice::from_ref(&r), &[]))
+                    .map(|mut v| v.remove(0))
+                    .map_err(|e| db::unavailable_or_internal(&e));
+                let _ = reply.send(res);
+            }
+            for (i, reply) in imps {
+                let res = conn
+                    .transaction(|c| insert_batch(c, &[], std::slice::from_ref(&i)))
+                    .map(|_| ())
+                    .map_err(|e| db::unavailable_or_internal(&e));
+                let _ = reply.send(res);
+            }
+        }
+        Err(e) => {
+            let err = db::unavailable_or_internal(&e);
+            for (_, reply) in resps {
+                let _ = reply.send(Err(clone_err(&err)));
+            }
+            for (_, reply) in imps {
+                let _ = reply.send(Err(clone_err(&err)));
+            }
+        }
+    }
+}
+
+fn fail_all(batch: Vec<Item>, err: &ApiError) {
+    for item in batch {
+        match item {
+            Item::Response(_, reply) => drop(reply.send(Err(clone_err(err)))),
+            Item::Impression(_, reply) => drop(reply.send(Err(clone_err(err)))),
+        }
+    }
+}
+
+fn clone_err(e: &ApiError) -> ApiError {
+    match e {
+        ApiError::Unavailable {
+            detail,
+            retry_after,
+        } => ApiError::Unavailable {
+            detail: detail.clone(),
+            retry_after: *retry_after,
+        },
+        other => ApiError::Internal(other.to_string()),
+    }
+}
+
+/// Inserts the new responses (skipping submission_ids already stored) and impressions.
+pub(crate) fn insert_batch(
+    conn: &mut AnyConnection,
+    rows: &[NewResponse],
+    imps: &[NewImpression],
+) -> QueryResult<Vec<Stored>> {
+    let sub_ids: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r.submission_id.as_deref())
+        .collect();
+    let mut known: HashMap<(String, String), String> = HashMap::new();
+    if !sub_ids.is_empty() {
+        let found: Vec<(String, Option<String>, String)> = responses::table
+            .filter(responses::submission_id.eq_any(&sub_ids))
+            .select((
+                responses::deployment_id,
+                responses::submission_id,
+                responses::id,
+            ))
+            .load(conn)?;
+        for (dep, sub, id) in found {
+            if let Some(sub) = sub {
+                known.insert((dep, sub), id);
+            }
+        }
+    }
+    let mut outcomes = Vec::with_capacity(rows.len());
+    let mut fresh: Vec<&NewResponse> = Vec::with_capacity(rows.len());
+    for r in rows {
+        let key = r
+            .submission_id
+            .clone()
+            .map(|s| (r.deployment_id.clone(), s));
+        match key.as_ref().and_then(|k| known.get(k)) {
+            Some(id) => outcomes.push(Stored::Duplicate(id.clone())),
+            None => {
+                if let Some(k) = key {
+                    known.insert(k, r.id.clone());
+                }
+                outcomes.push(Stored::Created(r.id.clone()));
+                fresh.push(r);
+            }
+        }
+    }
+    // Multi-row INSERT does not compile through the multi-backend connection; the statement
+    // is the same on both, so dispatch to the inner connection.
+    for chunk in fresh.chunks(500) {
+        let chunk: Vec<NewResponse> = chunk.iter().map(|r| (*r).clone()).collect();
+        match conn {
+            AnyConnection::Sqlite(c) => diesel::insert_into(responses::table)
+                .values(&chunk)
+                .execute(c)?,
+            AnyConnection::Postgresql(c) => diesel::insert_into(responses::table)
+                .values(&chunk)
+                .execute(c)?,
+        };
+    }
+    for chunk in imps.chunks(1000) {
+        match conn {
+            AnyConnection::Sqlite(c) => diesel::insert_into(impressions::table)
+                .values(chunk)
+                .execute(c)?,
+            AnyConnection::Postgresql(c) => diesel::insert_into(impressions::table)
+                .values(chunk)
+                .execute(c)?,
+        };
+    }
+    Ok(outcomes)
+}

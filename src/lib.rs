@@ -1,0 +1,15 @@
+//! cx-survey: post-transaction customer experience surveys for federal High Impact Service
+//! Providers (OMB Circular A-11 Section 280), with PRA enforcement, on SQLite or PostgreSQL.
+
+pub mod admin;
+pub mod cli;
+pub mod configuration;
+pub mod db;
+pub mod error;
+pub mod fiscal;
+pub mod intake;
+pub mod ops;
+pub mod registry;
+pub mod startup;
+pub mod survey;
+pub mod telemetry;

@@ -1,0 +1,174 @@
+//! Builds the application: loads definitions, prepares the database, starts the intake writer
+//! and the HTTP server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::{Server, Service};
+use actix_web::middleware::{Compress, DefaultHeaders};
+use actix_web::{web, App, HttpServer};
+use futures_util::FutureExt;
+use tracing_actix_web::TracingLogger;
+
+use crate::configuration::Settings;
+use crate::db::{self, Backend, Pool};
+use crate::error::ApiError;
+use crate::intake::writer::Writer;
+use crate::intake::RateLimiter;
+use crate::survey::{load_dir, DefsError, Instrument, LoadedDefs};
+
+pub struct AppState {
+    pub pool: Pool,
+    pub backend: Backend,
+    pub defs: Arc<LoadedDefs>,
+    pub settings: Settings,
+    pub writer: Writer,
+    pub limiter: Option<Arc<RateLimiter>>,
+    /// `scheme://host[:port]` of CX_PUBLIC_URL: the service's own pages may always post.
+    pub public_origin: String,
+}
+
+impl AppState {
+    pub fn instrument(&self, id: &str) -> Option<&Instrument> {
+        self.defs.current(id)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("survey definitions are invalid:\n{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+    Defs(Vec<DefsError>),
+    #[error(transparent)]
+    Db(#[from] db::DbSetupError),
+    #[error("survey definitions do not match the database: {0}")]
+    Apply(String),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(String, std::io::Error),
+}
+
+pub struct Application {
+    server: Server,
+    port: u16,
+    writers: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// Loads definitions, opens and migrates the database and records instruments and registry
+/// files in it: everything `serve` needs before it listens.
+pub fn prepare(settings: &Settings) -> Result<(Pool, Backend, LoadedDefs), StartupError> {
+    let defs = load_dir(&settings.survey_defs).map_err(StartupError::Defs)?;
+    let (pool, backend) = db::connect_pool(&settings.database_url, settings.pool_size)?;
+    let mut conn = pool.get().map_err(db::DbSetupError::from)?;
+    crate::registry::file::apply(&mut conn, &defs).map_err(StartupError::Apply)?;
+    Ok((pool, backend, defs))
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let prep_settings = settings.clone();
+        let (pool, backend, defs) = tokio::task::spawn_blocking(move || prepare(&prep_settings))
+            .await
+            .map_err(|e| StartupError::Apply(e.to_string()))??;
+        for w in defs.expiry_warnings(chrono::Utc::now().date_naive()) {
+            tracing::warn!("{w}");
+        }
+        let listener = TcpListener::bind(&settings.bind)
+            .map_err(|e| StartupError::Bind(settings.bind.clone(), e))?;
+        let port = listener
+            .local_addr()
+            .map_err(|e| StartupError::Bind(settings.bind.clone(), e))?
+            .port();
+        // SQLite allows one writer at a time anyway; PostgreSQL gains from two overlapping commits.
+        let threads = if backend == Backend::Sqlite { 1 } else { 2 };
+        let (writer, writers) = Writer::start(
+            pool.clone(),
+            threads,
+            settings.queue_capacity,
+            settings.max_batch,
+        );
+        let public_origin = url::Url::parse(&settings.public_url)
+            .map(|u| u.origin().ascii_serialization())
+            .unwrap_or_default();
+        let state = web::Data::new(AppState {
+            pool,
+            backend,
+            defs: Arc::new(defs),
+            limiter: RateLimiter::per_minute(settings.rate_limit_per_minute).map(Arc::new),
+            settings,
+            writer,
+            public_origin,
+        });
+        if let Some(limiter) = state.limiter.clone() {
+            // Holds only the limiter, so the writer's queue can close at shutdown.
+            actix_web::rt::spawn(async move {
+                loop {
+                    actix_web::rt::time::sleep(Duration::from_secs(60)).await;
+                    limiter.forget_idle();
+                }
+            });
+        }
+        tracing::info!(port, backend = ?state.backend, "cx-survey listening");
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(Compress::default())
+                .wrap(
+                    DefaultHeaders::new()
+                        .add(("X-Content-Type-Options", "nosniff"))
+                        .add(("Referrer-Policy", "strict-origin-when-cross-origin")),
+                )
+                .wrap_fn(|req, srv| {
+                    let start = Instant::now();
+                    let method = req.method().to_string();
+                    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+                    srv.call(req).map(move |res| {
+                        if let Ok(r) = &res {
+                            crate::ops::metrics()
+                                .http_requests
+                                .with_label_values(&[&method, &route, r.status().as_str()])
+                                .observe(start.elapsed().as_secs_f64());
+                        }
+                        res
+                    })
+                })
+                .wrap(TracingLogger::default())
+                .configure(crate::ops::routes)
+                .configure(crate::intake::routes)
+                .configure(crate::admin::routes)
+                .default_service(web::to(|| async {
+                    Err::<actix_web::HttpResponse, _>(ApiError::NotFound("route"))
+                }))
+        })
+        .listen(listener)
+        .map_err(|e| StartupError::Bind("listener".into(), e))?
+        .shutdown_timeout(30)
+        .run();
+        Ok(Application {
+            server,
+            port,
+            writers,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (SIGINT/SIGTERM finish in-flight requests), then lets the intake
+    /// writer commit what is queued.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let res = self.server.await;
+        let writers = self.writers;
+        let _ = tokio::task::spawn_blocking(move || {
+            for w in writers {
+                let _ = w.join();
+            }
+        })
+        .await;
+        res
+    }
+}
