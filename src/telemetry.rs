@@ -7,6 +7,7 @@ pub fn init() {
     let _ = fmt()
         .json()
         .with_current_span(true)
+        .with_span_list(false)
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();

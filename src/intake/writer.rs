@@ -173,12 +173,23 @@ fn commit(pool: &Pool, batch: Vec<Item>) {
                 let _ = reply.send(Ok(()));
             }
         }
-        // A single bad item (or a race with another instance on the same submission_id) must
-        // not fail its neighbours: retry each on its own.
-        Err(_) if rows.len() + imp_rows.len() > 1 => {
+        // A single bad item, or a race with another writer on the same submission_id (a unique
+        // violation), must not fail its neighbours: retry each on its own, where the race
+        // resolves into a duplicate.
+        Err(_) => {
             for (r, reply) in resps {
-                let res = conn
-                    .transaction(|c| insert_batch(c, std::slice::from_ref(&r), &[]))
+                let mut res = conn.transaction(|c| insert_batch(c, std::slice::from_ref(&r), &[]));
+                // The other writer may still be committing the same submission_id.
+                for _ in 0..3 {
+                    match &res {
+                        Err(e) if db::is_unique_violation(e) => {
+                            res = conn
+                                .transaction(|c| insert_batch(c, std::slice::from_ref(&r), &[]));
+                        }
+                        _ => break,
+                    }
+                }
+                let res = res
                     .map(|mut v| v.remove(0))
                     .map_err(|e| db::unavailable_or_internal(&e));
                 let _ = reply.send(res);
@@ -189,15 +200,6 @@ fn commit(pool: &Pool, batch: Vec<Item>) {
                     .map(|_| ())
                     .map_err(|e| db::unavailable_or_internal(&e));
                 let _ = reply.send(res);
-            }
-        }
-        Err(e) => {
-            let err = db::unavailable_or_internal(&e);
-            for (_, reply) in resps {
-                let _ = reply.send(Err(clone_err(&err)));
-            }
-            for (_, reply) in imps {
-                let _ = reply.send(Err(clone_err(&err)));
             }
         }
     }

@@ -218,7 +218,8 @@ mod tests {
 
     #[test]
     fn each_rule_names_its_path() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut serde_json::Value)>;
+        let cases: Vec<(&str, Mutation)> = vec![
             (
                 "$.pra.omb_control_number",
                 Box::new(|v| v["pra"]["omb_control_number"] = "3090-32".into()),

@@ -1,0 +1,255 @@
+//! Survey definitions: `defs check`, start-up validation, version pinning, registry files, and
+//! the `keys create` command.
+
+use std::process::Command;
+
+use cx_survey::startup::Application;
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::on_both;
+
+fn cx() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cx-survey"))
+}
+
+#[test]
+fn defs_check_accepts_the_shipped_definitions() {
+    let out = cx()
+        .args(["defs", "check"])
+        .arg(shipped_defs())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 instruments"));
+}
+
+#[test]
+fn defs_check_lists_every_problem_with_file_and_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let (name, bad) = variant("a11-v2-thumbs.json", "broken", |v| {
+        v["pra"]["omb_control_number"] = json!("12-34");
+        v["questions"][1]["options"][0]["key"] = json!("speed");
+    });
+    write_defs(
+        dir.path(),
+        &[(name, bad), ("junk.json".into(), json!({"kind": "survey"}))],
+    );
+    std::fs::write(
+        dir.path().join("trailing.json"),
+        "{\"kind\": \"instrument\",",
+    )
+    .unwrap();
+    let out = cx()
+        .args(["defs", "check"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "broken.json: $.pra.omb_control_number: ",
+        "broken.json: $.questions[1].options[0].key: ",
+        "junk.json: $.kind: ",
+        "trailing.json: $: not valid JSON",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn defs_check_warns_about_expiring_clearances_but_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let soon = (chrono::Utc::now() + chrono::Duration::days(20))
+        .date_naive()
+        .to_string();
+    let past = (chrono::Utc::now() - chrono::Duration::days(20))
+        .date_naive()
+        .to_string();
+    write_defs(
+        dir.path(),
+        &[
+            variant("a11-v2-thumbs.json", "soon", |v| {
+                v["pra"]["expiration_date"] = json!(soon)
+            }),
+            variant("a11-v2-thumbs.json", "past", |v| {
+                v["pra"]["expiration_date"] = json!(past)
+            }),
+        ],
+    );
+    let out = cx()
+        .args(["defs", "check"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("soon: PRA clearance 3090-0321 expires on"),
+        "{err}"
+    );
+    assert!(
+        err.contains("past: PRA clearance 3090-0321 expired on"),
+        "{err}"
+    );
+}
+
+#[test]
+fn keys_create_prints_a_key_and_stores_only_its_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("k.db").display());
+    let out = cx()
+        .args([
+            "keys",
+            "create",
+            "--agency",
+            "ssa",
+            "--name",
+            "Social Security Administration",
+        ])
+        .env("DATABASE_URL", &db)
+        .env("CX_SURVEY_DEFS", shipped_defs())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .to_string();
+    assert!(key.starts_with("cxs_") && key.len() == 68, "{key}");
+    let raw = std::fs::read(dir.path().join("k.db")).unwrap();
+    assert!(!raw.windows(key.len()).any(|w| w == key.as_bytes()));
+    let bad = cx()
+        .args(["keys", "create", "--agency", "Bad Slug"])
+        .env("DATABASE_URL", &db)
+        .env("CX_SURVEY_DEFS", shipped_defs())
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+}
+
+on_both!(
+    broken_definitions_stop_startup,
+    changed_content_needs_a_new_version,
+    registry_files_create_deployments
+);
+
+async fn broken_definitions_stop_startup(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let defs = dir.path().join("defs");
+    write_defs(
+        &defs,
+        &[variant("a11-v2-thumbs.json", "broken", |v| {
+            v["pra"]["burden_minutes"] = json!(9)
+        })],
+    );
+    let db = fresh_database(b, dir.path());
+    let err = Application::build(settings_for(&db, &defs, 0))
+        .await
+        .err()
+        .expect("start-up must fail");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("broken.json: $.pra.burden_minutes: must be 1 to 5"),
+        "{msg}"
+    );
+}
+
+async fn changed_content_needs_a_new_version(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let defs = dir.path().join("defs");
+    write_defs(&defs, &[]);
+    let db = fresh_database(b, dir.path());
+    let app = Application::build(settings_for(&db, &defs, 0))
+        .await
+        .unwrap();
+    drop(app);
+    // Same version, different words: refused.
+    let (name, mut v) = variant("a11-v2-thumbs.json", "a11-v2-thumbs", |v| {
+        v["questions"][0]["text"]["en"] = json!("Do you trust {agency}?")
+    });
+    std::fs::write(defs.join(&name), v.to_string()).unwrap();
+    let err = Application::build(settings_for(&db, &defs, 0))
+        .await
+        .err()
+        .expect("must refuse");
+    assert!(
+        err.to_string()
+            .contains("a11-v2-thumbs version 1: content differs"),
+        "{err}"
+    );
+    // A new version is accepted, and both stay on record.
+    v["version"] = json!(2);
+    std::fs::write(defs.join(&name), v.to_string()).unwrap();
+    let (name1, v1) = variant("a11-v2-thumbs.json", "a11-v2-thumbs", |_| {});
+    std::fs::write(defs.join("a11-v2-thumbs-v1.json"), v1.to_string()).unwrap();
+    let _ = name1;
+    let app = Application::build(settings_for(&db, &defs, 0))
+        .await
+        .unwrap();
+    drop(app);
+    let (pool, _) = cx_survey::db::connect_pool(&db, 2).unwrap();
+    use diesel::prelude::*;
+    let mut c = pool.get().unwrap();
+    let versions: Vec<i32> = cx_survey::db::schema::instruments::table
+        .filter(cx_survey::db::schema::instruments::id.eq("a11-v2-thumbs"))
+        .select(cx_survey::db::schema::instruments::version)
+        .order(cx_survey::db::schema::instruments::version)
+        .load(&mut *c)
+        .unwrap();
+    assert_eq!(versions, vec![1, 2]);
+}
+
+async fn registry_files_create_deployments(b: Backend) {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples/registry.json"),
+    )
+    .unwrap();
+    let reg: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let dep = reg["deployments"][0]["id"].as_str().unwrap().to_string();
+    let app = spawn_with(
+        b,
+        Options {
+            extra_defs: vec![("registry.json".into(), reg)],
+            ..Default::default()
+        },
+    )
+    .await;
+    let r = app
+        .client
+        .get(app.url(&format!("/api/v1/deployments/{dep}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = app
+        .submit(
+            &dep,
+            json!({"submission_id": sub_id(), "answers": {"trust": 1}}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    // The agency's own key sees the registry's objects.
+    let key = app.new_key("gsa");
+    let v: serde_json::Value = app
+        .admin(
+            &key,
+            reqwest::Method::GET,
+            "/api/v1/admin/deployments",
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["deployments"].as_array().unwrap().len(), 3);
+}

@@ -1,0 +1,273 @@
+//! `spawn_app()`: the real application on a random port, on its own fresh database (a temp
+//! SQLite file, or a new PostgreSQL database), with the shipped survey definitions.
+
+use std::path::{Path, PathBuf};
+
+use cx_survey::configuration::Settings;
+use cx_survey::db::{self, Pool};
+use cx_survey::startup::Application;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use serde_json::{json, Value};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates `mod NAME { sqlite(); postgres() }` running `NAME(backend)` on each database.
+#[macro_export]
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[actix_web::test]
+            async fn sqlite() {
+                super::$name($crate::helpers::Backend::Sqlite).await
+            }
+            #[actix_web::test]
+            async fn postgres() {
+                super::$name($crate::helpers::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+
+pub fn postgres_base() -> String {
+    std::env::var("CX_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+pub fn shipped_defs() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("survey-defs")
+}
+
+/// A fresh, empty database URL of the given backend. PostgreSQL must be reachable: a missing
+/// server fails the test, it is never skipped.
+pub fn fresh_database(backend: Backend, dir: &Path) -> String {
+    match backend {
+        Backend::Sqlite => format!("sqlite://{}", dir.join("test.db").display()),
+        Backend::Postgres => {
+            let name = format!("cx_test_{}", uuid::Uuid::new_v4().simple());
+            let base = postgres_base();
+            let mut admin = PgConnection::establish(&format!("{base}/postgres"))
+                .unwrap_or_else(|e| panic!("PostgreSQL is required for the tests ({base}): {e}"));
+            admin
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .expect("create test database");
+            format!("{base}/{name}")
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct Options {
+    pub rate_limit: u32,
+    /// Extra definition files (name, JSON) written beside copies of the shipped ones.
+    pub extra_defs: Vec<(String, Value)>,
+}
+
+pub struct TestApp {
+    pub backend: Backend,
+    pub address: String,
+    pub database_url: String,
+    pub pool: Pool,
+    pub client: reqwest::Client,
+    /// Admin key of agency `agency-a`.
+    pub key: String,
+    pub handle: actix_web::dev::ServerHandle,
+    _dir: tempfile::TempDir,
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_with(backend, Options::default()).await
+}
+
+pub fn write_defs(dir: &Path, extra: &[(String, Value)]) {
+    std::fs::create_dir_all(dir).unwrap();
+    for entry in std::fs::read_dir(shipped_defs()).unwrap() {
+        let p = entry.unwrap().path();
+        std::fs::copy(&p, dir.join(p.file_name().unwrap())).unwrap();
+    }
+    for (name, v) in extra {
+        std::fs::write(dir.join(name), serde_json::to_string_pretty(v).unwrap()).unwrap();
+    }
+}
+
+pub fn settings_for(database_url: &str, defs: &Path, rate_limit: u32) -> Settings {
+    let mut s = Settings::from_lookup(|_| None).unwrap();
+    s.database_url = database_url.to_string();
+    s.bind = "127.0.0.1:0".into();
+    s.survey_defs = defs.to_path_buf();
+    s.rate_limit_per_minute = rate_limit;
+    s.pool_size = 4;
+    s
+}
+
+pub async fn spawn_with(backend: Backend, opts: Options) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let defs_dir = dir.path().join("defs");
+    write_defs(&defs_dir, &opts.extra_defs);
+    let database_url = fresh_database(backend, dir.path());
+    let settings = settings_for(&database_url, &defs_dir, opts.rate_limit);
+    let app = Application::build(settings).await.expect("app builds");
+    let port = app.port();
+    let handle = app.handle();
+    actix_web::rt::spawn(app.run_until_stopped());
+    let (pool, _) = db::connect_pool(&database_url, 2).unwrap();
+    let key = {
+        let mut c = pool.get().unwrap();
+        cx_survey::admin::create_key(&mut c, "agency-a", Some("Agency A"), Some("tests")).unwrap()
+    };
+    TestApp {
+        backend,
+        address: format!("http://127.0.0.1:{port}"),
+        database_url,
+
+        pool,
+        client: reqwest::Client::new(),
+        key,
+        handle,
+        _dir: dir,
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub fn new_key(&self, agency: &str) -> String {
+        let mut c = self.pool.get().unwrap();
+        cx_survey::admin::create_key(&mut c, agency, None, None).unwrap()
+    }
+
+    pub async fn admin(
+        &self,
+        key: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut r = self.client.request(method, self.url(path)).bearer_auth(key);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send().await.unwrap()
+    }
+
+    /// Creates a HISP, service and deployment of `instrument` for `key`'s agency.
+    pub async fn deployment_for(&self, key: &str, instrument: &str, origins: &[&str]) -> String {
+        let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+        let post = reqwest::Method::POST;
+        let r = self
+            .admin(
+                key,
+                post.clone(),
+                "/api/v1/admin/hisps",
+                Some(json!({"slug": format!("h-{tag}"), "name": "HISP"})),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        let r = self
+            .admin(key, post.clone(), "/api/v1/admin/services",
+                Some(json!({"slug": format!("s-{tag}"), "name": "Passport renewal", "hisp": format!("h-{tag}"), "channels": ["website", "phone"]})))
+            .await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        let r = self
+            .admin(key, post, "/api/v1/admin/deployments",
+                Some(json!({"instrument": instrument, "service": format!("s-{tag}"), "channel": "website",
+                            "transaction_point": "After online renewal", "allowed_origins": origins})))
+            .await;
+        assert_eq!(r.status(), 201);
+        let v: Value = r.json().await.unwrap();
+        v["id"].as_str().unwrap().to_string()
+    }
+
+    pub async fn deployment(&self, instrument: &str) -> String {
+        self.deployment_for(&self.key.clone(), instrument, &["https://www.example.gov"])
+            .await
+    }
+
+    pub async fn submit(&self, dep: &str, body: Value) -> reqwest::Response {
+        self.client
+            .post(self.url(&format!("/api/v1/deployments/{dep}/responses")))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub fn count(&self, sql_table: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let mut c = self.pool.get().unwrap();
+        diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {sql_table}"))
+            .get_result::<N>(&mut *c)
+            .unwrap()
+            .n
+    }
+
+    pub fn responses(&self) -> i64 {
+        self.count("responses")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Sending the stop command is enough; the server winds down on its own.
+        drop(self.handle.stop(false));
+        if self.backend == Backend::Postgres {
+            let name = self
+                .database_url
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            let base = postgres_base();
+            std::thread::spawn(move || {
+                if let Ok(mut c) = PgConnection::establish(&format!("{base}/postgres")) {
+                    let _ =
+                        c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                }
+            });
+        }
+    }
+}
+
+pub fn sub_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// A shipped instrument, changed to be another instrument (for expiry and version tests).
+pub fn variant(file: &str, id: &str, edit: impl FnOnce(&mut Value)) -> (String, Value) {
+    let text = std::fs::read_to_string(shipped_defs().join(file)).unwrap();
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    v["id"] = json!(id);
+    edit(&mut v);
+    (format!("{id}.json"), v)
+}
+
+pub async fn problem(r: reqwest::Response) -> Value {
+    let ctype = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    assert_eq!(ctype, "application/problem+json");
+    r.json().await.unwrap()
+}
+
+pub fn fields(p: &Value) -> Vec<String> {
+    p["errors"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| e["field"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,7 @@
+mod helpers;
+
+mod admin;
+mod definitions;
+mod intake;
+mod isolation;
+mod ops;

@@ -1,0 +1,94 @@
+//! Health, readiness, metrics, OpenAPI and the 404 shape.
+
+use serde_json::Value;
+
+use crate::helpers::*;
+use crate::on_both;
+
+on_both!(
+    operations_endpoints,
+    graceful_shutdown_commits_in_flight_responses
+);
+
+async fn operations_endpoints(b: Backend) {
+    let app = spawn_app(b).await;
+    let r = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let r: Value = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["database"], "ok");
+    let dep = app.deployment("a11-v2-thumbs").await;
+    app.submit(
+        &dep,
+        serde_json::json!({"submission_id": sub_id(), "answers": {"trust": 1}}),
+    )
+    .await;
+    let m = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(m.contains("cx_responses_total{outcome=\"stored\"}"), "{m}");
+    assert!(m.contains("cx_http_request_duration_seconds_bucket"));
+    let doc: Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for p in [
+        "/api/v1/deployments/{id}/responses",
+        "/api/v1/admin/deployments",
+        "/api/v1/admin/responses/{id}",
+        "/readyz",
+    ] {
+        assert!(doc["paths"].get(p).is_some(), "openapi lacks {p}");
+    }
+    let r = app.client.get(app.url("/nope")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    problem(r).await;
+}
+
+async fn graceful_shutdown_commits_in_flight_responses(b: Backend) {
+    let app = spawn_app(b).await;
+    let dep = app.deployment("a11-v2-thumbs").await;
+    let url = app.url(&format!("/api/v1/deployments/{dep}/responses"));
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let url = url.clone();
+            actix_web::rt::spawn(async move {
+                let body = serde_json::json!({"submission_id": sub_id(), "answers": {"trust": 1}});
+                reqwest::Client::new()
+                    .post(&url)
+                    .json(&body)
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+            })
+        })
+        .collect();
+    actix_web::rt::time::sleep(std::time::Duration::from_millis(5)).await;
+    app.handle.stop(true).await;
+    let mut created = 0;
+    for t in tasks {
+        if let Ok(Ok(201)) = t.await {
+            created += 1;
+        }
+    }
+    // Every acknowledged response is committed; nothing unacknowledged slipped in.
+    assert_eq!(app.responses(), created);
+}
