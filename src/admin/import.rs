@@ -17,6 +17,7 @@ use crate::error::{ApiError, FieldError};
 use crate::intake::answers;
 use crate::intake::read_body;
 use crate::intake::writer::{insert_batch, NewResponse};
+use crate::registry::Deployment;
 use crate::startup::AppState;
 use crate::survey::{Instrument, Polarity, QuestionType, DRIVERS};
 
@@ -54,7 +55,7 @@ pub async fn import_responses(
     let ins = state
         .instrument(&deployment.instrument_id)
         .ok_or_else(|| ApiError::internal("instrument not loaded"))?;
-    let rows = parse_csv(&body, ins, &deployment.id, &deployment.channel)?;
+    let rows = parse_csv(&body, ins, &deployment)?;
     let count = rows.len();
     db::run(&state.pool, move |c| store(c, rows)).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({ "imported": count })))
@@ -64,8 +65,7 @@ pub async fn import_responses(
 fn parse_csv(
     body: &[u8],
     ins: &Instrument,
-    deployment_id: &str,
-    channel: &str,
+    deployment: &Deployment,
 ) -> Result<Vec<(u64, NewResponse)>, ApiError> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -126,29 +126,9 @@ fn parse_csv(
             Ok((ext, submitted_at, valid)) => out.push((
                 line,
                 NewResponse {
-                    id: uuid::Uuid::now_v7().to_string(),
-                    deployment_id: deployment_id.to_string(),
-                    instrument_id: ins.id.clone(),
-                    instrument_version: ins.version,
-                    submission_id: None,
                     external_id: Some(ext),
                     submitted_at,
-                    locale: ins.locales[0].clone(),
-                    channel: channel.to_string(),
-                    source: "import".into(),
-                    status: "counted".into(),
-                    trust: valid.trust,
-                    drivers_positive: valid.drivers_positive,
-                    drivers_negative: valid.drivers_negative,
-                    comment: valid.comment,
-                    v1_satisfaction: valid.v1[0],
-                    v1_effectiveness: valid.v1[1],
-                    v1_ease: valid.v1[2],
-                    v1_efficiency: valid.v1[3],
-                    v1_transparency: valid.v1[4],
-                    v1_employee: valid.v1[5],
-                    answers: valid.canonical,
-                    page_url: None,
+                    ..NewResponse::counted(deployment, ins, "import", valid)
                 },
             )),
             Err(list) => errs.extend(list.into_iter().map(|e| e.at_line(line))),

@@ -170,6 +170,18 @@ fn ensure_collecting<'a>(
     Ok(ins)
 }
 
+/// The checks every public submission passes first: rate limit, known deployment, origin.
+async fn admit(
+    state: &AppState,
+    req: &HttpRequest,
+    id: &str,
+) -> Result<(DeploymentView, Option<HeaderValue>), ApiError> {
+    rate_limit(state, req)?;
+    let view = load(state, id).await?;
+    let origin = allowed_origin(state, req, &view)?;
+    Ok((view, origin))
+}
+
 async fn preflight(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -452,9 +464,7 @@ pub async fn submit_response(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    rate_limit(&state, &req)?;
-    let view = load(&state, &path).await?;
-    let origin = allowed_origin(&state, &req, &view)?;
+    let (view, origin) = admit(&state, &req, &path).await?;
     let ins = ensure_collecting(&state, &view)?;
     let body = read_body(&req, payload, MAX_BODY).await?;
     let m = crate::ops::metrics();
@@ -467,31 +477,11 @@ pub async fn submit_response(
         };
         return Ok(with_cors(HttpResponse::Created().json(fake), origin));
     }
-    let a = sub.answers;
     let row = NewResponse {
-        id: uuid::Uuid::now_v7().to_string(),
-        deployment_id: view.deployment.id.clone(),
-        instrument_id: ins.id.clone(),
-        instrument_version: ins.version,
         submission_id: Some(sub.submission_id.to_string()),
-        external_id: None,
-        submitted_at: crate::db::now(),
         locale: sub.locale,
-        channel: view.deployment.channel.clone(),
-        source: "web".into(),
-        status: "counted".into(),
-        trust: a.trust,
-        drivers_positive: a.drivers_positive,
-        drivers_negative: a.drivers_negative,
-        comment: a.comment,
-        v1_satisfaction: a.v1[0],
-        v1_effectiveness: a.v1[1],
-        v1_ease: a.v1[2],
-        v1_efficiency: a.v1[3],
-        v1_transparency: a.v1[4],
-        v1_employee: a.v1[5],
-        answers: a.canonical,
         page_url: sub.page_url,
+        ..NewResponse::counted(&view.deployment, ins, "web", sub.answers)
     };
     let resp = match state.writer.store_response(row).await? {
         Stored::Created(id) => {
@@ -517,9 +507,7 @@ pub async fn record_impression(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    rate_limit(&state, &req)?;
-    let view = load(&state, &path).await?;
-    let origin = allowed_origin(&state, &req, &view)?;
+    let (view, origin) = admit(&state, &req, &path).await?;
     ensure_collecting(&state, &view)?;
     // The body carries nothing we keep; read it only to bound it.
     read_body(&req, payload, 1024).await?;

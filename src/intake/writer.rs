@@ -13,6 +13,9 @@ use tokio::sync::oneshot;
 use crate::db::schema::{impressions, responses};
 use crate::db::{self, AnyConnection, Pool};
 use crate::error::ApiError;
+use crate::intake::answers::ValidAnswers;
+use crate::registry::Deployment;
+use crate::survey::Instrument;
 
 #[derive(Insertable, Clone, Debug)]
 #[diesel(table_name = responses, treat_none_as_default_value = false)]
@@ -40,6 +43,43 @@ pub struct NewResponse {
     pub v1_employee: Option<i16>,
     pub answers: String,
     pub page_url: Option<String>,
+}
+
+impl NewResponse {
+    /// A new counted response to `deployment` with validated answers, submitted now, in the
+    /// instrument's default locale; callers fill in what their channel knows.
+    pub fn counted(
+        deployment: &Deployment,
+        ins: &Instrument,
+        source: &str,
+        a: ValidAnswers,
+    ) -> Self {
+        NewResponse {
+            id: uuid::Uuid::now_v7().to_string(),
+            deployment_id: deployment.id.clone(),
+            instrument_id: ins.id.clone(),
+            instrument_version: ins.version,
+            submission_id: None,
+            external_id: None,
+            submitted_at: db::now(),
+            locale: ins.locales[0].clone(),
+            channel: deployment.channel.clone(),
+            source: source.into(),
+            status: "counted".into(),
+            trust: a.trust,
+            drivers_positive: a.drivers_positive,
+            drivers_negative: a.drivers_negative,
+            comment: a.comment,
+            v1_satisfaction: a.v1[0],
+            v1_effectiveness: a.v1[1],
+            v1_ease: a.v1[2],
+            v1_efficiency: a.v1[3],
+            v1_transparency: a.v1[4],
+            v1_employee: a.v1[5],
+            answers: a.canonical,
+            page_url: None,
+        }
+    }
 }
 
 #[derive(Insertable, Clone, Debug)]
