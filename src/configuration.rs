@@ -22,6 +22,8 @@ pub struct Settings {
     pub max_batch: usize,
     /// Intake items waiting for the writer before new ones get 503.
     pub queue_capacity: usize,
+    /// Writer threads committing intake batches (default: 1 on SQLite, 2 on PostgreSQL).
+    pub intake_writers: Option<usize>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +68,10 @@ impl Settings {
             pool_size: parse_num("CX_DB_POOL_SIZE", 8)? as u32,
             max_batch: parse_num("CX_INTAKE_MAX_BATCH", 256)?.max(1) as usize,
             queue_capacity: parse_num("CX_INTAKE_QUEUE", 20_000)?.max(1) as usize,
+            intake_writers: get("CX_INTAKE_WRITERS")
+                .map(|_| parse_num("CX_INTAKE_WRITERS", 1))
+                .transpose()?
+                .map(|n| n.clamp(1, 16) as usize),
         })
     }
 }

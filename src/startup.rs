@@ -15,7 +15,7 @@ use crate::configuration::Settings;
 use crate::db::{self, Backend, Pool};
 use crate::error::ApiError;
 use crate::intake::writer::Writer;
-use crate::intake::RateLimiter;
+use crate::intake::{DeploymentCache, RateLimiter};
 use crate::survey::{load_dir, DefsError, Instrument, LoadedDefs};
 
 pub struct AppState {
@@ -25,6 +25,7 @@ pub struct AppState {
     pub settings: Settings,
     pub writer: Writer,
     pub limiter: Option<Arc<RateLimiter>>,
+    pub deployments: DeploymentCache,
     /// `scheme://host[:port]` of CX_PUBLIC_URL: the service's own pages may always post.
     pub public_origin: String,
 }
@@ -79,7 +80,9 @@ impl Application {
             .map_err(|e| StartupError::Bind(settings.bind.clone(), e))?
             .port();
         // SQLite allows one writer at a time anyway; PostgreSQL gains from two overlapping commits.
-        let threads = if backend == Backend::Sqlite { 1 } else { 2 };
+        let threads = settings
+            .intake_writers
+            .unwrap_or(if backend == Backend::Sqlite { 1 } else { 2 });
         let (writer, writers) = Writer::start(
             pool.clone(),
             threads,
@@ -96,6 +99,7 @@ impl Application {
             limiter: RateLimiter::per_minute(settings.rate_limit_per_minute).map(Arc::new),
             settings,
             writer,
+            deployments: DeploymentCache::default(),
             public_origin,
         });
         if let Some(limiter) = state.limiter.clone() {

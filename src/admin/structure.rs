@@ -436,6 +436,7 @@ pub async fn update_deployment(
         Ok(())
     })
     .await?;
+    state.deployments.forget(&d.id);
     let (d, _) = owned_deployment(&state, &key, &d.id).await?;
     Ok(HttpResponse::Ok().json(deployment_out(&state, d, slug)))
 }

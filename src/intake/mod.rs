@@ -4,8 +4,11 @@
 pub mod answers;
 pub mod writer;
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -97,16 +100,57 @@ pub async fn read_body(
     Ok(body.freeze())
 }
 
-async fn load(state: &AppState, id: &str) -> Result<DeploymentView, ApiError> {
+/// Deployments read by intake, kept for a moment: at thousands of responses a second the
+/// lookup would otherwise cost as much as the insert. A close or origin change made through
+/// another instance is seen within `TTL`; through this one, at once (`forget`).
+#[derive(Default)]
+pub struct DeploymentCache {
+    map: RwLock<HashMap<String, (Instant, Arc<DeploymentView>)>>,
+}
+
+impl DeploymentCache {
+    const TTL: Duration = Duration::from_secs(2);
+    const MAX_ENTRIES: usize = 10_000;
+
+    fn get(&self, id: &str) -> Option<Arc<DeploymentView>> {
+        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
+        map.get(id)
+            .filter(|(at, _)| at.elapsed() < Self::TTL)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn put(&self, view: Arc<DeploymentView>) {
+        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= Self::MAX_ENTRIES {
+            map.retain(|_, (at, _)| at.elapsed() < Self::TTL);
+        }
+        map.insert(view.deployment.id.clone(), (Instant::now(), view));
+    }
+
+    pub fn forget(&self, id: &str) {
+        self.map
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+    }
+}
+
+async fn load(state: &AppState, id: &str) -> Result<Arc<DeploymentView>, ApiError> {
+    if let Some(v) = state.deployments.get(id) {
+        return Ok(v);
+    }
     if uuid::Uuid::parse_str(id).is_err() {
         return Err(ApiError::NotFound("deployment"));
     }
     let id = id.to_string();
-    crate::db::run(&state.pool, move |c| {
+    let view = crate::db::run(&state.pool, move |c| {
         registry::deployment_view(c, &id).map_err(ApiError::from)
     })
     .await?
-    .ok_or(ApiError::NotFound("deployment"))
+    .ok_or(ApiError::NotFound("deployment"))?;
+    let view = Arc::new(view);
+    state.deployments.put(view.clone());
+    Ok(view)
 }
 
 /// The origin to grant, if the request comes from a browser page; `403` if not allowed.
@@ -175,7 +219,7 @@ async fn admit(
     state: &AppState,
     req: &HttpRequest,
     id: &str,
-) -> Result<(DeploymentView, Option<HeaderValue>), ApiError> {
+) -> Result<(Arc<DeploymentView>, Option<HeaderValue>), ApiError> {
     rate_limit(state, req)?;
     let view = load(state, id).await?;
     let origin = allowed_origin(state, req, &view)?;

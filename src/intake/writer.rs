@@ -2,7 +2,7 @@
 //! stores them in one transaction and only then acknowledges each. A `201` therefore always
 //! means "committed", while one fsync serves many responses.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
@@ -273,14 +273,54 @@ pub(crate) fn insert_batch(
     rows: &[NewResponse],
     imps: &[NewImpression],
 ) -> QueryResult<Vec<Stored>> {
-    let sub_ids: Vec<&str> = rows
+    // The same submission_id twice in one batch: the first is stored, the others repeat it.
+    let mut first_of: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut unique: Vec<NewResponse> = Vec::with_capacity(rows.len());
+    let mut slots = Vec::with_capacity(rows.len());
+    for r in rows {
+        let key = r
+            .submission_id
+            .as_deref()
+            .map(|s| (r.deployment_id.as_str(), s));
+        match key.and_then(|k| first_of.get(&k)) {
+            Some(&i) => slots.push((i, true)),
+            None => {
+                if let Some(k) = key {
+                    first_of.insert(k, unique.len());
+                }
+                slots.push((unique.len(), false));
+                unique.push(r.clone());
+            }
+        }
+    }
+    // One statement stores the new rows and names them; a row it skipped was already stored.
+    // (Multi-row INSERT does not compile through the multi-backend connection; the SQL is the
+    // same on both, so dispatch to the inner connection.)
+    let mut inserted: HashSet<String> = HashSet::with_capacity(unique.len());
+    for chunk in unique.chunks(500) {
+        let ids: Vec<String> = match conn {
+            AnyConnection::Sqlite(c) => diesel::insert_into(responses::table)
+                .values(chunk)
+                .on_conflict_do_nothing()
+                .returning(responses::id)
+                .get_results(c)?,
+            AnyConnection::Postgresql(c) => diesel::insert_into(responses::table)
+                .values(chunk)
+                .on_conflict_do_nothing()
+                .returning(responses::id)
+                .get_results(c)?,
+        };
+        inserted.extend(ids);
+    }
+    let skipped: Vec<&str> = unique
         .iter()
+        .filter(|r| !inserted.contains(&r.id))
         .filter_map(|r| r.submission_id.as_deref())
         .collect();
-    let mut known: HashMap<(String, String), String> = HashMap::new();
-    if !sub_ids.is_empty() {
+    let mut existing: HashMap<(String, String), String> = HashMap::new();
+    if !skipped.is_empty() {
         let found: Vec<(String, Option<String>, String)> = responses::table
-            .filter(responses::submission_id.eq_any(&sub_ids))
+            .filter(responses::submission_id.eq_any(&skipped))
             .select((
                 responses::deployment_id,
                 responses::submission_id,
@@ -289,40 +329,39 @@ pub(crate) fn insert_batch(
             .load(conn)?;
         for (dep, sub, id) in found {
             if let Some(sub) = sub {
-                known.insert((dep, sub), id);
+                existing.insert((dep, sub), id);
             }
         }
     }
     let mut outcomes = Vec::with_capacity(rows.len());
-    let mut fresh: Vec<&NewResponse> = Vec::with_capacity(rows.len());
-    for r in rows {
-        let key = r
-            .submission_id
-            .clone()
-            .map(|s| (r.deployment_id.clone(), s));
-        match key.as_ref().and_then(|k| known.get(k)) {
-            Some(id) => outcomes.push(Stored::Duplicate(id.clone())),
-            None => {
-                if let Some(k) = key {
-                    known.insert(k, r.id.clone());
+    for (i, repeat) in slots {
+        let r = &unique[i];
+        let id = if inserted.contains(&r.id) {
+            r.id.clone()
+        } else {
+            let key = (
+                r.deployment_id.clone(),
+                r.submission_id.clone().unwrap_or_default(),
+            );
+            match existing.get(&key) {
+                Some(id) => {
+                    outcomes.push(Stored::Duplicate(id.clone()));
+                    continue;
                 }
-                outcomes.push(Stored::Created(r.id.clone()));
-                fresh.push(r);
+                // Skipped for another unique key (an imported external_id): the caller decides.
+                None => {
+                    return Err(diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::UniqueViolation,
+                        Box::new(format!("response {} conflicts with a stored one", r.id)),
+                    ))
+                }
             }
-        }
-    }
-    // Multi-row INSERT does not compile through the multi-backend connection; the statement
-    // is the same on both, so dispatch to the inner connection.
-    for chunk in fresh.chunks(500) {
-        let chunk: Vec<NewResponse> = chunk.iter().map(|r| (*r).clone()).collect();
-        match conn {
-            AnyConnection::Sqlite(c) => diesel::insert_into(responses::table)
-                .values(&chunk)
-                .execute(c)?,
-            AnyConnection::Postgresql(c) => diesel::insert_into(responses::table)
-                .values(&chunk)
-                .execute(c)?,
         };
+        outcomes.push(if repeat {
+            Stored::Duplicate(id)
+        } else {
+            Stored::Created(id)
+        });
     }
     for chunk in imps.chunks(1000) {
         match conn {

@@ -1,0 +1,43 @@
+-- wrk script: POST a distinct valid response each request, count the status codes.
+local threads = {}
+local next_tid = 0
+
+function setup(thread)
+  next_tid = next_tid + 1
+  thread:set("tid", next_tid)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  counter = 0
+  created, other = 0, 0
+  path = "/api/v1/deployments/" .. os.getenv("DEPLOYMENT") .. "/responses"
+  pause_ms = tonumber(os.getenv("DELAY_MS") or "0")
+  run = os.getenv("RUN") or "0000"
+end
+
+function request()
+  counter = counter + 1
+  local sid = string.format("%08x-%s-4000-8000-%012x", tid, run, counter)
+  local body = '{"submission_id":"' .. sid .. '","answers":{"trust":1,"went_well":["ease","efficiency"],"comments":"Quick and easy."}}'
+  return wrk.format("POST", path, {["Content-Type"] = "application/json"}, body)
+end
+
+if os.getenv("DELAY_MS") then
+  function delay() return pause_ms end
+end
+
+function response(status, headers, body)
+  if status == 201 then created = created + 1 else other = other + 1 end
+end
+
+function done(summary, latency, requests)
+  local c, o = 0, 0
+  for _, t in ipairs(threads) do
+    c = c + t:get("created")
+    o = o + t:get("other")
+  end
+  io.write(string.format("RESULT requests=%d created=%d other=%d seconds=%.2f rps=%.0f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
+    summary.requests, c, o, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
+end
