@@ -51,8 +51,8 @@ for backend in sqlite postgres; do
   export DEPLOYMENT=$DEP
   RUN=$(printf %04x $((RANDOM))) DEPLOYMENT=$DEP wrk -t2 -c"$CONNECTIONS" -d"$DURATION" -s bench/post_response.lua "http://127.0.0.1:$PORT" | grep RESULT | sed 's/^/cx-survey /'
   echo "cx-survey rows=$(rows $backend "$url" responses)"
-  # Latency at a steady ~1,000 requests/s: 10 connections, each pausing 10 ms between requests.
-  RUN=$(printf %04x $((RANDOM))) DELAY_MS=10 wrk -t2 -c10 -d"$DURATION" -s bench/post_response.lua "http://127.0.0.1:$PORT" | grep RESULT | sed 's/^/cx-survey@~1000rps /'
+  # Latency at a steady ~1,000 requests/s: 12 connections, each pausing 10 ms between requests.
+  RUN=$(printf %04x $((RANDOM))) DELAY_MS=10 wrk -t2 -c12 -d"$DURATION" -s bench/post_response.lua "http://127.0.0.1:$PORT" | grep RESULT | sed 's/^/cx-survey@~1000rps /'
   echo "cx-survey rows=$(rows $backend "$url" responses) peak_rss_mb=$(peak_rss_mb $pid)"
   curl -fsS "http://127.0.0.1:$PORT/metrics" | grep -E '^cx_responses_total|^cx_intake_batch_size_(sum|count)'
   kill $pid; wait $pid 2>/dev/null || true
