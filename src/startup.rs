@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_web::dev::{Server, Service};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::{Compress, DefaultHeaders};
+use actix_web::HttpMessage;
 use actix_web::{web, App, HttpServer};
 use futures_util::FutureExt;
-use tracing_actix_web::TracingLogger;
+use tracing_actix_web::{RequestId, TracingLogger};
 
 use crate::configuration::Settings;
 use crate::db::{self, Backend, Pool};
@@ -125,8 +127,16 @@ impl Application {
                     let start = Instant::now();
                     let method = req.method().to_string();
                     let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
-                    srv.call(req).map(move |res| {
-                        if let Ok(r) = &res {
+                    // The id in every log line of this request, handed back for support tickets.
+                    let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
+                    srv.call(req).map(move |mut res| {
+                        if let Ok(r) = &mut res {
+                            if let Some(v) =
+                                request_id.and_then(|id| HeaderValue::from_str(&id).ok())
+                            {
+                                r.headers_mut()
+                                    .insert(HeaderName::from_static("x-request-id"), v);
+                            }
                             crate::ops::metrics()
                                 .http_requests
                                 .with_label_values(&[&method, &route, r.status().as_str()])

@@ -14,6 +14,9 @@ async fn operations_endpoints(b: Backend) {
     let app = spawn_app(b).await;
     let r = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(r.status(), 200);
+    let rid = r.headers()["x-request-id"].to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(rid).is_ok(), "{rid}");
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
     let r: Value = app
         .client
         .get(app.url("/readyz"))
