@@ -19,12 +19,7 @@ on_both!(
 
 async fn admin_requires_a_valid_key(b: Backend) {
     let app = spawn_app(b).await;
-    let r = app
-        .client
-        .get(app.url("/api/v1/admin/hisps"))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get("/api/v1/admin/hisps").await;
     assert_eq!(r.status(), 401);
     problem(r).await;
     let r = app

@@ -224,12 +224,7 @@ async fn registry_files_create_deployments(b: Backend) {
         },
     )
     .await;
-    let r = app
-        .client
-        .get(app.url(&format!("/api/v1/deployments/{dep}")))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get(&format!("/api/v1/deployments/{dep}")).await;
     assert_eq!(r.status(), 200);
     let r = app
         .submit(

@@ -211,6 +211,18 @@ impl TestApp {
             .n
     }
 
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn impression(&self, dep: &str) -> reqwest::Response {
+        self.client
+            .post(self.url(&format!("/api/v1/deployments/{dep}/impressions")))
+            .send()
+            .await
+            .unwrap()
+    }
+
     pub fn responses(&self) -> i64 {
         self.count("responses")
     }

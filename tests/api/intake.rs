@@ -26,11 +26,8 @@ async fn renders_deployment_in_requested_locale(b: Backend) {
     let app = spawn_app(b).await;
     let dep = app.deployment("a11-v2-thumbs").await;
     let v: Value = app
-        .client
-        .get(app.url(&format!("/api/v1/deployments/{dep}")))
-        .send()
+        .get(&format!("/api/v1/deployments/{dep}"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -55,11 +52,8 @@ async fn renders_deployment_in_requested_locale(b: Backend) {
     );
 
     let es: Value = app
-        .client
-        .get(app.url(&format!("/api/v1/deployments/{dep}?locale=es")))
-        .send()
+        .get(&format!("/api/v1/deployments/{dep}?locale=es"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -81,12 +75,7 @@ async fn renders_deployment_in_requested_locale(b: Backend) {
 async fn unknown_deployment_is_404(b: Backend) {
     let app = spawn_app(b).await;
     for id in [uuid::Uuid::new_v4().to_string(), "not-a-uuid".to_string()] {
-        let r = app
-            .client
-            .get(app.url(&format!("/api/v1/deployments/{id}")))
-            .send()
-            .await
-            .unwrap();
+        let r = app.get(&format!("/api/v1/deployments/{id}")).await;
         assert_eq!(r.status(), 404);
         problem(r).await;
         let r = app
@@ -388,12 +377,7 @@ async fn expired_clearance_is_410_and_stores_nothing(b: Backend) {
     )
     .await;
     let dep = app.deployment("expired-thumbs").await;
-    let r = app
-        .client
-        .get(app.url(&format!("/api/v1/deployments/{dep}")))
-        .send()
-        .await
-        .unwrap();
+    let r = app.get(&format!("/api/v1/deployments/{dep}")).await;
     assert_eq!(r.status(), 410);
     assert!(problem(r).await["detail"]
         .as_str()
@@ -406,12 +390,7 @@ async fn expired_clearance_is_410_and_stores_nothing(b: Backend) {
         )
         .await;
     assert_eq!(r.status(), 410);
-    let r = app
-        .client
-        .post(app.url(&format!("/api/v1/deployments/{dep}/impressions")))
-        .send()
-        .await
-        .unwrap();
+    let r = app.impression(&dep).await;
     assert_eq!(r.status(), 410);
     assert_eq!(app.responses(), 0);
     assert_eq!(app.count("impressions"), 0);
@@ -466,12 +445,7 @@ async fn rate_limit_answers_429_with_retry_after(b: Backend) {
     )
     .await;
     let dep = app.deployment("a11-v2-thumbs").await;
-    let imp = app
-        .client
-        .post(app.url(&format!("/api/v1/deployments/{dep}/impressions")))
-        .send()
-        .await
-        .unwrap();
+    let imp = app.impression(&dep).await;
     assert_eq!(imp.status(), 204);
     for _ in 0..2 {
         assert_eq!(
@@ -499,12 +473,7 @@ async fn rate_limit_answers_429_with_retry_after(b: Backend) {
     assert!((1..=60).contains(&retry), "{retry}");
     problem(r).await;
     // Impressions share the budget: the incumbent limited only one of its two routes.
-    let r = app
-        .client
-        .post(app.url(&format!("/api/v1/deployments/{dep}/impressions")))
-        .send()
-        .await
-        .unwrap();
+    let r = app.impression(&dep).await;
     assert_eq!(r.status(), 429);
     assert_eq!(app.responses(), 2);
 }
@@ -556,12 +525,7 @@ async fn impressions_are_counted(b: Backend) {
     let app = spawn_app(b).await;
     let dep = app.deployment("a11-v2-thumbs").await;
     for _ in 0..5 {
-        let r = app
-            .client
-            .post(app.url(&format!("/api/v1/deployments/{dep}/impressions")))
-            .send()
-            .await
-            .unwrap();
+        let r = app.impression(&dep).await;
         assert_eq!(r.status(), 204);
     }
     assert_eq!(app.count("impressions"), 5);

@@ -12,20 +12,12 @@ on_both!(
 
 async fn operations_endpoints(b: Backend) {
     let app = spawn_app(b).await;
-    let r = app.client.get(app.url("/healthz")).send().await.unwrap();
+    let r = app.get("/healthz").await;
     assert_eq!(r.status(), 200);
     let rid = r.headers()["x-request-id"].to_str().unwrap();
     assert!(uuid::Uuid::parse_str(rid).is_ok(), "{rid}");
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");
-    let r: Value = app
-        .client
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r: Value = app.get("/readyz").await.json().await.unwrap();
     assert_eq!(r["database"], "ok");
     let dep = app.deployment("a11-v2-thumbs").await;
     app.submit(
@@ -33,26 +25,10 @@ async fn operations_endpoints(b: Backend) {
         serde_json::json!({"submission_id": sub_id(), "answers": {"trust": 1}}),
     )
     .await;
-    let m = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = app.get("/metrics").await.text().await.unwrap();
     assert!(m.contains("cx_responses_total{outcome=\"stored\"}"), "{m}");
     assert!(m.contains("cx_http_request_duration_seconds_bucket"));
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
     for p in [
         "/api/v1/deployments/{id}/responses",
         "/api/v1/admin/deployments",
@@ -61,7 +37,7 @@ async fn operations_endpoints(b: Backend) {
     ] {
         assert!(doc["paths"].get(p).is_some(), "openapi lacks {p}");
     }
-    let r = app.client.get(app.url("/nope")).send().await.unwrap();
+    let r = app.get("/nope").await;
     assert_eq!(r.status(), 404);
     problem(r).await;
 }
