@@ -5,7 +5,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use std::io::IsTerminal;
+
 use crate::configuration::Settings;
+use crate::fiscal::FiscalQuarter;
 use crate::startup::{prepare, Application};
 use crate::survey::load_dir;
 
@@ -43,6 +46,46 @@ pub enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// The quarterly OMB report: collections, details, response files, v1 counts, JSON and HTML
+    Report {
+        /// Four-digit federal fiscal year (FY N runs Oct 1 of N-1 to Sep 30 of N)
+        #[arg(long)]
+        fiscal_year: i32,
+        /// Fiscal quarter 1-4
+        #[arg(long)]
+        quarter: u8,
+        /// Only this HISP (slug)
+        #[arg(long)]
+        hisp: Option<String>,
+        /// Output directory (created if missing)
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Developer tools
+    Dev {
+        #[command(subcommand)]
+        command: DevCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DevCommand {
+    /// Fill the database with a reproducible synthetic quarter (for benchmarks and demos)
+    Seed {
+        /// Number of responses
+        #[arg(long)]
+        responses: u64,
+        /// Number of deployments (over five services and the three shipped instruments)
+        #[arg(long, default_value_t = 50)]
+        deployments: usize,
+        /// Impressions recorded per response, on average
+        #[arg(long, default_value_t = 1.25)]
+        impressions_per_response: f64,
+        #[arg(long)]
+        fiscal_year: i32,
+        #[arg(long)]
+        quarter: u8,
     },
 }
 
@@ -106,6 +149,125 @@ pub fn run(cli: Cli) -> ExitCode {
                     label,
                 },
         } => keys_create(&settings, &agency, name.as_deref(), label.as_deref()),
+        Command::Report {
+            fiscal_year,
+            quarter,
+            hisp,
+            out,
+        } => report(&settings, fiscal_year, quarter, hisp, &out),
+        Command::Dev {
+            command:
+                DevCommand::Seed {
+                    responses,
+                    deployments,
+                    impressions_per_response,
+                    fiscal_year,
+                    quarter,
+                },
+        } => dev_seed(
+            &settings,
+            responses,
+            deployments,
+            impressions_per_response,
+            fiscal_year,
+            quarter,
+        ),
+    }
+}
+
+fn fail(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("{e}");
+    ExitCode::FAILURE
+}
+
+fn report(
+    settings: &Settings,
+    fiscal_year: i32,
+    quarter: u8,
+    hisp: Option<String>,
+    out: &std::path::Path,
+) -> ExitCode {
+    let fq = match FiscalQuarter::new(fiscal_year, quarter) {
+        Ok(q) => q,
+        Err(e) => return fail(format!("--fiscal-year/--quarter: {e}")),
+    };
+    let (pool, _, defs) = match prepare(settings) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let scope = crate::report::Scope {
+        agency_id: None,
+        hisp,
+    };
+    let started = std::time::Instant::now();
+    match crate::report::files::write_report(&pool, &defs, fq, settings.report_tz, &scope, out) {
+        Ok(r) => {
+            let rows: i64 = r.details.iter().map(|d| d.volume_of_respondents).sum();
+            eprintln!(
+                "report FY{} Q{}: {} collections, {} deployments, {rows} responses, written to {} in {:.1} s",
+                fq.year,
+                fq.quarter,
+                r.collections.len(),
+                r.details.len(),
+                out.display(),
+                started.elapsed().as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
+    }
+}
+
+fn dev_seed(
+    settings: &Settings,
+    responses: u64,
+    deployments: usize,
+    impressions: f64,
+    fiscal_year: i32,
+    quarter: u8,
+) -> ExitCode {
+    let fq = match FiscalQuarter::new(fiscal_year, quarter) {
+        Ok(q) => q,
+        Err(e) => return fail(e),
+    };
+    let (pool, _, defs) = match prepare(settings) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let mut conn = match pool.get() {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(responses)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let plan = crate::report::seed::SeedPlan {
+        responses,
+        deployments,
+        impressions_per_response: impressions,
+        quarter: fq,
+        tz: settings.report_tz,
+    };
+    let started = std::time::Instant::now();
+    let result = crate::report::seed::seed(&mut conn, &defs, &plan, |done| {
+        bar.set_position(done);
+        if bar.is_hidden() && done % 1_000_000 == 0 {
+            eprintln!("seed: {done} of {responses} responses");
+        }
+    });
+    bar.finish_and_clear();
+    match result {
+        Ok(ids) => {
+            eprintln!(
+                "seeded {responses} responses over {} deployments in {:.1} s",
+                ids.len(),
+                started.elapsed().as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e),
     }
 }
 

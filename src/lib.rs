@@ -10,6 +10,7 @@ pub mod fiscal;
 pub mod intake;
 pub mod ops;
 pub mod registry;
+pub mod report;
 pub mod startup;
 pub mod survey;
 pub mod telemetry;

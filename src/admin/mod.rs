@@ -2,6 +2,7 @@
 //! so another agency's objects answer `404` as if they did not exist.
 
 pub mod import;
+pub mod reports;
 pub mod responses;
 pub mod structure;
 
@@ -43,7 +44,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             )
             .route("/responses", web::get().to(responses::export))
             .route("/responses/{id}", web::patch().to(responses::triage))
-            .route("/responses/{id}/audit", web::get().to(responses::audit)),
+            .route("/responses/{id}/audit", web::get().to(responses::audit))
+            .route("/reports/quarterly", web::get().to(reports::quarterly)),
     );
 }
 

@@ -71,6 +71,7 @@ pub struct TestApp {
     pub backend: Backend,
     pub address: String,
     pub database_url: String,
+    pub defs_dir: PathBuf,
     pub pool: Pool,
     pub client: reqwest::Client,
     /// Admin key of agency `agency-a`.
@@ -123,7 +124,7 @@ pub async fn spawn_with(backend: Backend, opts: Options) -> TestApp {
         backend,
         address: format!("http://127.0.0.1:{port}"),
         database_url,
-
+        defs_dir,
         pool,
         client: reqwest::Client::new(),
         key,

@@ -5,3 +5,4 @@ mod definitions;
 mod intake;
 mod isolation;
 mod ops;
+mod report;

@@ -1,0 +1,71 @@
+//! The quarterly report as JSON, scoped to the caller's agency.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::AdminKey;
+use crate::db;
+use crate::error::{ApiError, FieldError};
+use crate::fiscal::FiscalQuarter;
+use crate::report::{self, Scope};
+use crate::startup::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    pub fiscal_year: Option<i32>,
+    pub quarter: Option<u8>,
+    pub hisp: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/reports/quarterly", tag = "admin", security(("bearer" = [])),
+    params(("fiscal_year" = i32, Query), ("quarter" = u8, Query), ("hisp" = Option<String>, Query)),
+    responses((status = 200, description = "The report (as report.json) for the key's agency", body = Object),
+              (status = 422, body = crate::error::Problem)))]
+pub async fn quarterly(
+    state: web::Data<AppState>,
+    key: AdminKey,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let q = web::Query::<ReportQuery>::from_query(req.query_string())
+        .map_err(|e| ApiError::field("query", e.to_string()))?
+        .into_inner();
+    let mut errs = vec![];
+    if q.fiscal_year.is_none() {
+        errs.push(FieldError::new("fiscal_year", "is required"));
+    }
+    if q.quarter.is_none() {
+        errs.push(FieldError::new("quarter", "is required"));
+    }
+    if !errs.is_empty() {
+        return Err(ApiError::Invalid(errs));
+    }
+    let fq = FiscalQuarter::new(
+        q.fiscal_year.unwrap_or_default(),
+        q.quarter.unwrap_or_default(),
+    )
+    .map_err(|e| {
+        let field = if e.starts_with("quarter") {
+            "quarter"
+        } else {
+            "fiscal_year"
+        };
+        ApiError::field(field, e)
+    })?;
+    let scope = Scope {
+        agency_id: Some(key.agency_id),
+        hisp: q.hisp,
+    };
+    let st = state.clone();
+    let r = db::run(&state.pool, move |c| {
+        Ok(report::build(
+            c,
+            &st.defs,
+            fq,
+            st.settings.report_tz,
+            &scope,
+        )?)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(r))
+}

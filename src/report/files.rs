@@ -1,0 +1,377 @@
+//! Writing the report directory: the OMB CSV files, one response file per deployment
+//! (streamed in keyset pages, two deployments at a time), `report.json` and `report.html`.
+
+use std::fs;
+use std::io::{BufWriter, IsTerminal};
+use std::path::Path;
+use std::sync::Mutex;
+
+use chrono::NaiveDateTime;
+use chrono_tz::Tz;
+use diesel::prelude::*;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::{Report, Scope};
+use crate::admin::responses::{csv_safe, driver_cells, UPLOAD_HEADER};
+use crate::db::schema::responses;
+use crate::db::{AnyConnection, Pool};
+use crate::fiscal::FiscalQuarter;
+use crate::survey::LoadedDefs;
+
+const PAGE: i64 = 20_000;
+
+pub const COLLECTIONS_HEADER: [&str; 10] = [
+    "fiscal_year",
+    "quarter",
+    "hisp",
+    "hisp_name",
+    "service",
+    "service_name",
+    "volume_of_respondents",
+    "trust_positive",
+    "trust_responses",
+    "trust_score",
+];
+
+pub const DETAILS_HEADER: [&str; 21] = [
+    "fiscal_year",
+    "quarter",
+    "hisp",
+    "service",
+    "deployment_id",
+    "channel",
+    "transaction_point",
+    "omb_control_number",
+    "federal_register_url",
+    "survey_title",
+    "survey_type",
+    "trust_question_text",
+    "volume_of_customers",
+    "volume_of_customers_provided_survey_opportunity",
+    "volume_of_respondents",
+    "trust_positive",
+    "trust_negative",
+    "trust_neutral",
+    "trust_score",
+    "trust_score_ci_low",
+    "trust_score_ci_high",
+];
+
+pub const V1_HEADER: [&str; 12] = [
+    "standardized_question_number",
+    "standardized_question_identifier",
+    "customized_question_text",
+    "likert_scale_1",
+    "likert_scale_2",
+    "likert_scale_3",
+    "likert_scale_4",
+    "likert_scale_5",
+    "response_volume",
+    "notes",
+    "start_date",
+    "end_date",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("database: {0}")]
+    Db(#[from] diesel::result::Error),
+    #[error("database: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("writing {0}: {1}")]
+    Io(String, std::io::Error),
+    #[error("writing CSV: {0}")]
+    Csv(#[from] csv::Error),
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
+    move |e| ReportError::Io(path.display().to_string(), e)
+}
+
+fn opt(x: Option<f64>) -> String {
+    x.map(|v| format!("{v:.1}")).unwrap_or_default()
+}
+
+/// Builds the report and writes every file of it into `out`.
+pub fn write_report(
+    pool: &Pool,
+    defs: &LoadedDefs,
+    fq: FiscalQuarter,
+    tz: Tz,
+    scope: &Scope,
+    out: &Path,
+) -> Result<Report, ReportError> {
+    let report = {
+        let mut c = pool.get()?;
+        super::build(&mut c, defs, fq, tz, scope)?
+    };
+    for sub in ["", "responses", "v1"] {
+        let d = out.join(sub);
+        fs::create_dir_all(&d).map_err(io(&d))?;
+    }
+    write_csv(
+        &out.join("cx_collections.csv"),
+        &COLLECTIONS_HEADER,
+        report.collections.iter().map(|c| {
+            vec![
+                c.fiscal_year.to_string(),
+                c.quarter.to_string(),
+                c.hisp.clone(),
+                c.hisp_name.clone(),
+                c.service.clone(),
+                c.service_name.clone(),
+                c.volume_of_respondents.to_string(),
+                c.trust_positive.to_string(),
+                c.trust_responses.to_string(),
+                opt(c.trust_score),
+            ]
+        }),
+    )?;
+    write_csv(
+        &out.join("cx_collection_details.csv"),
+        &DETAILS_HEADER,
+        report.details.iter().map(|d| {
+            vec![
+                d.fiscal_year.to_string(),
+                d.quarter.to_string(),
+                d.hisp.clone(),
+                d.service.clone(),
+                d.deployment_id.clone(),
+                d.channel.clone(),
+                d.transaction_point.clone(),
+                d.omb_control_number.clone(),
+                d.federal_register_url.clone(),
+                d.survey_title.clone(),
+                d.survey_type.clone(),
+                d.trust_question_text.clone(),
+                d.volume_of_customers
+                    .map(|v| v.to_string())
+                    .unwrap_or_default(),
+                d.volume_of_customers_provided_survey_opportunity
+                    .to_string(),
+                d.volume_of_respondents.to_string(),
+                d.trust_positive.to_string(),
+                d.trust_negative.to_string(),
+                d.trust_neutral.to_string(),
+                opt(d.trust_score),
+                opt(d.trust_score_ci_low),
+                opt(d.trust_score_ci_high),
+            ]
+        }),
+    )?;
+    for t in &report.v1 {
+        write_csv(
+            &out.join("v1").join(format!("{}.csv", t.deployment_id)),
+            &V1_HEADER,
+            t.rows.iter().map(|r| {
+                let mut row = vec![
+                    r.standardized_question_number.to_string(),
+                    r.standardized_question_identifier.clone(),
+                    r.customized_question_text.clone(),
+                ];
+                row.extend(r.likert.iter().map(|n| n.to_string()));
+                row.extend([
+                    r.response_volume.to_string(),
+                    r.notes.clone(),
+                    r.start_date.clone(),
+                    r.end_date.clone(),
+                ]);
+                row
+            }),
+        )?;
+    }
+    write_response_files(pool, defs, &report, tz, out)?;
+    let json_path = out.join("report.json");
+    let mut json = serde_json::to_vec_pretty(&report).unwrap_or_default();
+    json.push(b'\n');
+    fs::write(&json_path, json).map_err(io(&json_path))?;
+    let html_path = out.join("report.html");
+    fs::write(&html_path, super::html::render(&report)).map_err(io(&html_path))?;
+    for f in &report.flags {
+        eprintln!("warning: deployment {}: {}", f.deployment_id, f.detail);
+    }
+    Ok(report)
+}
+
+fn write_csv(
+    path: &Path,
+    header: &[&str],
+    rows: impl Iterator<Item = Vec<String>>,
+) -> Result<(), ReportError> {
+    let file = fs::File::create(path).map_err(io(path))?;
+    let mut w = csv::Writer::from_writer(BufWriter::new(file));
+    w.write_record(header)?;
+    for r in rows {
+        w.write_record(r.iter().map(|c| csv_safe(c)))?;
+    }
+    w.flush().map_err(io(path))?;
+    Ok(())
+}
+
+/// On a terminal a progress bar; in logs a plain line every million rows.
+struct Progress {
+    bar: ProgressBar,
+    plain: bool,
+    done: Mutex<(u64, u64)>,
+    total: u64,
+}
+
+impl Progress {
+    fn new(total: u64) -> Self {
+        let plain = !std::io::stderr().is_terminal();
+        let bar = if plain {
+            ProgressBar::hidden()
+        } else {
+            let b = ProgressBar::new(total);
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} response files {bar:40} {pos}/{len} rows ({per_sec}, eta {eta})",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            b
+        };
+        Progress {
+            bar,
+            plain,
+            done: Mutex::new((0, 0)),
+            total,
+        }
+    }
+
+    fn add(&self, n: u64) {
+        self.bar.inc(n);
+        if self.plain {
+            let mut d = self.done.lock().unwrap_or_else(|e| e.into_inner());
+            d.0 += n;
+            if d.0 / 1_000_000 > d.1 / 1_000_000 || d.0 == self.total {
+                eprintln!("report: {} of {} response rows written", d.0, self.total);
+                d.1 = d.0;
+            }
+        }
+    }
+}
+
+fn write_response_files(
+    pool: &Pool,
+    defs: &LoadedDefs,
+    report: &Report,
+    tz: Tz,
+    out: &Path,
+) -> Result<(), ReportError> {
+    let fq = FiscalQuarter {
+        year: report.fiscal_year,
+        quarter: report.quarter,
+    };
+    let (start, end) = super::utc_bounds(fq, tz);
+    let total: i64 = report.details.iter().map(|d| d.volume_of_respondents).sum();
+    let progress = Progress::new(total.max(0) as u64);
+    // Largest first, so the two workers finish together.
+    let mut queue: Vec<&super::Detail> = report.details.iter().collect();
+    queue.sort_by_key(|d| std::cmp::Reverse(d.volume_of_respondents));
+    let queue = Mutex::new(queue);
+    let result = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                s.spawn(|| -> Result<(), ReportError> {
+                    let mut c = pool.get()?;
+                    loop {
+                        let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop();
+                        let Some(d) = next else { return Ok(()) };
+                        let path = out.join(&d.response_file);
+                        write_responses(
+                            &mut c,
+                            defs,
+                            &d.deployment_id,
+                            &d.instrument_id,
+                            start,
+                            end,
+                            &path,
+                            &progress,
+                        )?;
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("report worker panicked"))
+            .collect::<Result<Vec<_>, _>>()
+    });
+    progress.bar.finish_and_clear();
+    result.map(|_| ())
+}
+
+type UploadRow = (
+    String,
+    Option<String>,
+    NaiveDateTime,
+    i32,
+    Option<i16>,
+    i32,
+    i32,
+    Option<String>,
+);
+
+#[allow(clippy::too_many_arguments)]
+fn write_responses(
+    c: &mut AnyConnection,
+    defs: &LoadedDefs,
+    deployment_id: &str,
+    instrument_id: &str,
+    start: NaiveDateTime,
+    end: NaiveDateTime,
+    path: &Path,
+    progress: &Progress,
+) -> Result<(), ReportError> {
+    let file = fs::File::create(path).map_err(io(path))?;
+    let mut w = csv::Writer::from_writer(BufWriter::with_capacity(1 << 20, file));
+    w.write_record(UPLOAD_HEADER)?;
+    let mut after: Option<(NaiveDateTime, String)> = None;
+    loop {
+        let mut q = responses::table
+            .filter(responses::deployment_id.eq(deployment_id))
+            .filter(responses::status.eq("counted"))
+            .filter(responses::submitted_at.lt(end))
+            .select((
+                responses::id,
+                responses::external_id,
+                responses::submitted_at,
+                responses::instrument_version,
+                responses::trust,
+                responses::drivers_positive,
+                responses::drivers_negative,
+                responses::comment,
+            ))
+            .order((responses::submitted_at, responses::id))
+            .limit(PAGE)
+            .into_boxed();
+        q = match &after {
+            None => q.filter(responses::submitted_at.ge(start)),
+            Some((ts, id)) => q.filter(responses::submitted_at.ge(*ts)).filter(
+                responses::submitted_at
+                    .gt(*ts)
+                    .or(responses::id.gt(id.clone())),
+            ),
+        };
+        let rows: Vec<UploadRow> = q.load(c)?;
+        let Some(last) = rows.last() else { break };
+        after = Some((last.2, last.0.clone()));
+        let n = rows.len();
+        for (id, external_id, _, version, trust, pos, neg, comment) in rows {
+            let ins = defs.version(instrument_id, version);
+            let mut rec = Vec::with_capacity(17);
+            rec.push(external_id.unwrap_or(id));
+            rec.push(trust.map(|t| t.to_string()).unwrap_or_default());
+            rec.extend(driver_cells(ins, pos, neg));
+            rec.push(comment.unwrap_or_default());
+            w.write_record(rec.iter().map(|c| csv_safe(c)))?;
+        }
+        progress.add(n as u64);
+        if (n as i64) < PAGE {
+            break;
+        }
+    }
+    w.flush().map_err(io(path))?;
+    Ok(())
+}

@@ -1,0 +1,544 @@
+//! The quarterly report, against hand-computed expectations, on both databases: fiscal quarter
+//! edges in Eastern time across DST and New Year, a leap day, excluded statuses, an empty
+//! quarter, a deployment with volume but no responses, thumbs and Likert side by side, v1 scale
+//! counts, the exact upload header, and byte-identical reruns.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+use crate::on_both;
+
+const UPLOAD: &str = "external_id,question_1,positive_effectiveness,positive_ease,positive_efficiency,positive_transparency,positive_humanity,positive_employee,positive_other,negative_effectiveness,negative_ease,negative_efficiency,negative_transparency,negative_humanity,negative_employee,negative_other,question_4";
+const DRIVERS: [&str; 7] = [
+    "effectiveness",
+    "ease",
+    "efficiency",
+    "transparency",
+    "humanity",
+    "employee",
+    "other",
+];
+
+/// One import row: drivers named on each list become 1, the rest 0.
+fn row(ext: &str, trust: u8, pos: &[&str], neg: &[&str], at: &str) -> String {
+    let cell = |list: &[&str], d: &str| if list.contains(&d) { "1" } else { "0" };
+    let mut cells = vec![ext.to_string(), trust.to_string()];
+    cells.extend(DRIVERS.iter().map(|d| cell(pos, d).to_string()));
+    cells.extend(DRIVERS.iter().map(|d| cell(neg, d).to_string()));
+    cells.push(String::new());
+    cells.push(at.to_string());
+    cells.join(",")
+}
+
+async fn import(app: &TestApp, dep: &str, rows: &[String]) -> Vec<String> {
+    let body = format!("{UPLOAD},submitted_at\n{}\n", rows.join("\n"));
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/admin/deployments/{dep}/responses/import")))
+        .bearer_auth(&app.key)
+        .header("content-type", "text/csv")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let j: Value = app
+        .admin(
+            &app.key,
+            Method::GET,
+            &format!("/api/v1/admin/responses?deployment={dep}&format=json"),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    j["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            format!(
+                "{}={}",
+                r["external_id"].as_str().unwrap_or(""),
+                r["id"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+async fn set_status(app: &TestApp, ids: &[String], ext: &str, status: &str) {
+    let id = ids
+        .iter()
+        .find_map(|p| p.strip_prefix(&format!("{ext}=")))
+        .unwrap();
+    let r = app
+        .admin(
+            &app.key,
+            Method::PATCH,
+            &format!("/api/v1/admin/responses/{id}"),
+            Some(json!({"status": status})),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+}
+
+fn impressions(app: &TestApp, dep: &str, at: &str, n: usize) {
+    use diesel::prelude::*;
+    let at = chrono::DateTime::parse_from_rfc3339(at)
+        .unwrap()
+        .naive_utc();
+    let mut c = app.pool.get().unwrap();
+    for _ in 0..n {
+        diesel::insert_into(cx_survey::db::schema::impressions::table)
+            .values(&cx_survey::intake::writer::NewImpression {
+                deployment_id: dep.to_string(),
+                occurred_at: at,
+            })
+            .execute(&mut *c)
+            .unwrap();
+    }
+}
+
+async fn service_of(app: &TestApp, dep: &str) -> String {
+    let d: Value = app
+        .admin(
+            &app.key,
+            Method::GET,
+            &format!("/api/v1/admin/deployments/{dep}"),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    d["service"].as_str().unwrap().to_string()
+}
+
+fn run_report(app: &TestApp, fy: i32, q: u8, extra: &[&str], out: &Path) {
+    let o = Command::new(env!("CARGO_BIN_EXE_cx-survey"))
+        .args([
+            "report",
+            "--fiscal-year",
+            &fy.to_string(),
+            "--quarter",
+            &q.to_string(),
+            "--out",
+        ])
+        .arg(out)
+        .args(extra)
+        .env("DATABASE_URL", &app.database_url)
+        .env("CX_SURVEY_DEFS", &app.defs_dir)
+        .env_remove("CX_REPORT_TZ")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn csv_rows(path: &Path) -> (Vec<String>, Vec<BTreeMap<String, String>>) {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    let rows = r
+        .records()
+        .map(|rec| {
+            header
+                .iter()
+                .cloned()
+                .zip(rec.unwrap().iter().map(String::from))
+                .collect()
+        })
+        .collect();
+    (header, rows)
+}
+
+fn minimal_thumbs() -> (String, Value) {
+    variant("a11-v2-thumbs.json", "thumbs-min", |v| {
+        for q in [1, 2] {
+            let opts = v["questions"][q]["options"].as_array_mut().unwrap();
+            opts.retain(|o| o["key"] == "effectiveness" || o["key"] == "ease");
+        }
+    })
+}
+
+on_both!(
+    quarterly_report_matches_hand_counts,
+    v1_scale_counts_and_api_scope
+);
+
+async fn quarterly_report_matches_hand_counts(b: Backend) {
+    let app = spawn_with(
+        b,
+        Options {
+            extra_defs: vec![minimal_thumbs()],
+            ..Default::default()
+        },
+    )
+    .await;
+    let thumbs = app.deployment("a11-v2-thumbs").await;
+    let likert = app.deployment("a11-v2-likert").await;
+    let idle = app.deployment("a11-v2-thumbs").await;
+    let minimal = app.deployment("thumbs-min").await;
+
+    let ids = import(
+        &app,
+        &thumbs,
+        &[
+            row("e1", 1, &["ease"], &[], "2025-12-31T23:59:59-05:00"), // last second of FY2026 Q1 in ET
+            row("e2", 1, &[], &[], "2026-01-01T00:00:00-05:00"),       // first second of Q2
+            row("e3", 0, &[], &["efficiency"], "2025-10-01T00:00:00-04:00"), // first second of Q1 (EDT)
+            row("e4", 0, &[], &[], "2025-09-30T23:59:59-04:00"),             // FY2025 Q4
+            row("e5", 1, &[], &[], "2025-11-02T01:30:00-05:00"), // the repeated hour at DST's end
+            row("e6", 1, &[], &[], "2025-11-15T12:00:00Z"),      // marked spam below
+            row("e7", 0, &[], &[], "2025-11-16T12:00:00Z"),      // marked deleted below
+            row(
+                "e8",
+                1,
+                &["effectiveness", "ease"],
+                &[],
+                "2025-12-01T12:00:00Z",
+            ), // marked test below
+        ],
+    )
+    .await;
+    set_status(&app, &ids, "e6", "spam").await;
+    set_status(&app, &ids, "e7", "deleted").await;
+    set_status(&app, &ids, "e8", "test").await;
+    import(
+        &app,
+        &likert,
+        &[
+            row("l1", 5, &["effectiveness"], &[], "2025-10-15T12:00:00Z"),
+            row("l2", 3, &[], &["ease"], "2025-10-16T12:00:00Z"),
+            row("l3", 2, &[], &[], "2025-10-17T12:00:00Z"),
+            row("l4", 4, &[], &[], "2025-10-18T12:00:00Z"),
+            row("leap", 1, &[], &[], "2024-02-29T12:00:00Z"), // leap day: FY2024 Q2
+            row("mar31", 5, &[], &[], "2024-03-31T23:30:00-04:00"), // 03:30 UTC on Apr 1, still Q2 in ET
+        ],
+    )
+    .await;
+    import(
+        &app,
+        &minimal,
+        &[row("m1", 1, &["ease"], &[], "2025-11-20T15:00:00Z")],
+    )
+    .await;
+    impressions(&app, &thumbs, "2025-11-01T12:00:00Z", 2);
+    impressions(&app, &likert, "2025-11-01T12:00:00Z", 10);
+    impressions(&app, &likert, "2026-02-01T12:00:00Z", 7); // next quarter: not counted
+    for (dep, volume) in [(&thumbs, 1000), (&idle, 500)] {
+        let svc = service_of(&app, dep).await;
+        let r = app
+            .admin(
+                &app.key,
+                Method::PUT,
+                &format!("/api/v1/admin/services/{svc}/volumes/2026/1"),
+                Some(json!({"channel": "website", "volume_of_customers": volume})),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fy26q1");
+    run_report(&app, 2026, 1, &[], &out);
+
+    let (header, details) = csv_rows(&out.join("cx_collection_details.csv"));
+    assert_eq!(header.join(","), "fiscal_year,quarter,hisp,service,deployment_id,channel,transaction_point,omb_control_number,federal_register_url,survey_title,survey_type,trust_question_text,volume_of_customers,volume_of_customers_provided_survey_opportunity,volume_of_respondents,trust_positive,trust_negative,trust_neutral,trust_score,trust_score_ci_low,trust_score_ci_high");
+    assert_eq!(
+        details.len(),
+        4,
+        "thumbs, likert, idle (volume only), minimal"
+    );
+    let by = |dep: &str| {
+        details
+            .iter()
+            .find(|d| d["deployment_id"] == dep)
+            .unwrap_or_else(|| panic!("no detail for {dep}"))
+    };
+    let t = by(&thumbs);
+    // Q1 counted: e3 (0), e5 (1), e1 (1). e2 is Q2, e4 FY2025, e6-e8 excluded by status.
+    let want = [
+        ("fiscal_year", "2026"),
+        ("quarter", "1"),
+        ("survey_type", "thumbs_up_down"),
+        ("omb_control_number", "3090-0321"),
+        ("volume_of_customers", "1000"),
+        ("volume_of_customers_provided_survey_opportunity", "2"),
+        ("volume_of_respondents", "3"),
+        ("trust_positive", "2"),
+        ("trust_negative", "1"),
+        ("trust_neutral", "0"),
+        ("trust_score", "66.7"),
+        ("trust_score_ci_low", "20.8"),
+        ("trust_score_ci_high", "93.9"),
+    ];
+    for (k, v) in want {
+        assert_eq!(t[k], v, "thumbs {k}");
+    }
+    assert!(
+        t["trust_question_text"].contains("Passport renewal")
+            && t["trust_question_text"].contains("Agency A")
+    );
+    let l = by(&likert);
+    for (k, v) in [
+        ("survey_type", "likert_scale"),
+        ("volume_of_customers", ""),
+        ("volume_of_customers_provided_survey_opportunity", "10"),
+        ("volume_of_respondents", "4"),
+        ("trust_positive", "2"),
+        ("trust_negative", "1"),
+        ("trust_neutral", "1"),
+        ("trust_score", "50.0"),
+        ("trust_score_ci_low", "15.0"),
+        ("trust_score_ci_high", "85.0"),
+    ] {
+        assert_eq!(l[k], v, "likert {k}");
+    }
+    let i = by(&idle);
+    for (k, v) in [
+        ("volume_of_customers", "500"),
+        ("volume_of_respondents", "0"),
+        ("trust_score", ""),
+        ("trust_score_ci_low", ""),
+    ] {
+        assert_eq!(i[k], v, "idle {k}");
+    }
+
+    // The upload file: exact header, counted rows only, in submission order, 1/0/null cells.
+    let text = std::fs::read_to_string(out.join(format!("responses/{thumbs}.csv"))).unwrap();
+    assert_eq!(text, format!("{UPLOAD}\ne3,0,0,0,0,0,0,0,0,0,0,1,0,0,0,0,\ne5,1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,\ne1,1,0,1,0,0,0,0,0,0,0,0,0,0,0,0,\n"));
+    let text = std::fs::read_to_string(out.join(format!("responses/{minimal}.csv"))).unwrap();
+    assert_eq!(
+        text,
+        format!("{UPLOAD}\nm1,1,0,1,null,null,null,null,null,0,0,null,null,null,null,null,\n")
+    );
+    let text = std::fs::read_to_string(out.join(format!("responses/{idle}.csv"))).unwrap();
+    assert_eq!(text, format!("{UPLOAD}\n"));
+
+    let (header, cols) = csv_rows(&out.join("cx_collections.csv"));
+    assert_eq!(header.join(","), "fiscal_year,quarter,hisp,hisp_name,service,service_name,volume_of_respondents,trust_positive,trust_responses,trust_score");
+    let svc = service_of(&app, &thumbs).await;
+    let c = cols.iter().find(|c| c["service"] == svc).unwrap();
+    assert_eq!(
+        (
+            c["volume_of_respondents"].as_str(),
+            c["trust_positive"].as_str(),
+            c["trust_score"].as_str()
+        ),
+        ("3", "2", "66.7")
+    );
+
+    // Opportunity below respondents is flagged, in the JSON and the page.
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(
+        report["flags"].as_array().unwrap().len(),
+        2,
+        "thumbs (2 < 3) and minimal (0 < 1): {}",
+        report["flags"]
+    );
+    assert_eq!(report["flags"][0]["kind"], "opportunity_below_respondents");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("Needs attention") && html.contains("<svg") && html.contains("3090-0321")
+    );
+    assert!(
+        !html.contains("http://") && !html.contains("src=") && !html.contains("<link"),
+        "self-contained"
+    );
+    let d = report["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["deployment_id"] == thumbs.as_str())
+        .unwrap();
+    assert_eq!(d["went_poorly"]["efficiency"], 1);
+    assert_eq!(d["went_well"]["ease"], 1);
+
+    // Same data, same bytes.
+    let again = dir.path().join("again");
+    run_report(&app, 2026, 1, &[], &again);
+    for f in [
+        "cx_collections.csv",
+        "cx_collection_details.csv",
+        "report.json",
+        "report.html",
+        &format!("responses/{thumbs}.csv"),
+    ] {
+        assert_eq!(
+            std::fs::read(out.join(f)).unwrap(),
+            std::fs::read(again.join(f)).unwrap(),
+            "{f} differs between runs"
+        );
+    }
+
+    // Q2 holds e2 only (and the likert impressions of February); FY2024 Q2 the leap day and March 31.
+    let q2 = dir.path().join("q2");
+    run_report(&app, 2026, 2, &[], &q2);
+    let (_, d2) = csv_rows(&q2.join("cx_collection_details.csv"));
+    let t2 = d2.iter().find(|d| d["deployment_id"] == thumbs).unwrap();
+    assert_eq!(
+        (
+            t2["volume_of_respondents"].as_str(),
+            t2["trust_score"].as_str()
+        ),
+        ("1", "100.0")
+    );
+    let l2 = d2.iter().find(|d| d["deployment_id"] == likert).unwrap();
+    assert_eq!(
+        (
+            l2["volume_of_respondents"].as_str(),
+            l2["volume_of_customers_provided_survey_opportunity"].as_str()
+        ),
+        ("0", "7")
+    );
+    let leap = dir.path().join("leap");
+    run_report(&app, 2024, 2, &[], &leap);
+    let (_, dl) = csv_rows(&leap.join("cx_collection_details.csv"));
+    assert_eq!(dl.len(), 1);
+    assert_eq!(
+        (
+            dl[0]["volume_of_respondents"].as_str(),
+            dl[0]["trust_positive"].as_str(),
+            dl[0]["trust_negative"].as_str()
+        ),
+        ("2", "1", "1")
+    );
+    let fy25 = dir.path().join("fy25");
+    run_report(&app, 2025, 4, &[], &fy25);
+    let (_, d4) = csv_rows(&fy25.join("cx_collection_details.csv"));
+    assert_eq!(d4.len(), 1);
+    assert_eq!(d4[0]["trust_negative"], "1");
+
+    // An empty quarter: headers only.
+    let empty = dir.path().join("empty");
+    run_report(&app, 2020, 1, &[], &empty);
+    assert_eq!(
+        std::fs::read_to_string(empty.join("cx_collections.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        1
+    );
+    assert_eq!(
+        std::fs::read_to_string(empty.join("cx_collection_details.csv"))
+            .unwrap()
+            .lines()
+            .count(),
+        1
+    );
+    assert_eq!(
+        std::fs::read_dir(empty.join("responses")).unwrap().count(),
+        0
+    );
+
+    // --hisp narrows to one HISP.
+    let hisp = cols.iter().find(|c| c["service"] == svc).unwrap()["hisp"].clone();
+    let one = dir.path().join("one");
+    run_report(&app, 2026, 1, &["--hisp", &hisp], &one);
+    let (_, d1) = csv_rows(&one.join("cx_collection_details.csv"));
+    assert_eq!(d1.len(), 1);
+    assert_eq!(d1[0]["deployment_id"], thumbs);
+}
+
+async fn v1_scale_counts_and_api_scope(b: Backend) {
+    let app = spawn_app(b).await;
+    let v1 = app.deployment("a11-v1").await;
+    for answers in [
+        json!({"trust": 4, "satisfaction": 5, "ease": 2}),
+        json!({"trust": 4, "satisfaction": 5}),
+        json!({"trust": 1, "ease": 2, "employee": 3}),
+    ] {
+        assert_eq!(
+            app.submit(&v1, json!({"submission_id": sub_id(), "answers": answers}))
+                .await
+                .status(),
+            201
+        );
+    }
+    let fq = cx_survey::fiscal::FiscalQuarter::containing(
+        chrono::Utc::now(),
+        "America/New_York".parse().unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    run_report(&app, fq.year, fq.quarter, &[], dir.path());
+    let (header, rows) = csv_rows(&dir.path().join(format!("v1/{v1}.csv")));
+    assert_eq!(header.join(","), "standardized_question_number,standardized_question_identifier,customized_question_text,likert_scale_1,likert_scale_2,likert_scale_3,likert_scale_4,likert_scale_5,response_volume,notes,start_date,end_date");
+    let scale = |key: &str| {
+        let r = rows
+            .iter()
+            .find(|r| r["standardized_question_identifier"] == key)
+            .unwrap();
+        (1..=5)
+            .map(|i| r[&format!("likert_scale_{i}")].clone())
+            .chain([r["response_volume"].clone()])
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(rows.len(), 7);
+    assert_eq!(rows[0]["standardized_question_number"], "1");
+    assert_eq!(scale("satisfaction"), "0 0 0 0 2 2");
+    assert_eq!(scale("trust"), "1 0 0 2 0 3");
+    assert_eq!(scale("ease"), "0 2 0 0 0 2");
+    assert_eq!(scale("employee"), "0 0 1 0 0 1");
+    assert_eq!(scale("efficiency"), "0 0 0 0 0 0");
+    assert_eq!(rows[0]["start_date"], fq.first_day().to_string());
+
+    // The API gives the same report, scoped to the caller's agency.
+    let api: Value = app
+        .admin(
+            &app.key,
+            Method::GET,
+            &format!(
+                "/api/v1/admin/reports/quarterly?fiscal_year={}&quarter={}",
+                fq.year, fq.quarter
+            ),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let file: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(api, file);
+    let other = app.new_key("agency-b");
+    let b_view: Value = app
+        .admin(
+            &other,
+            Method::GET,
+            &format!(
+                "/api/v1/admin/reports/quarterly?fiscal_year={}&quarter={}",
+                fq.year, fq.quarter
+            ),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(b_view["details"], json!([]));
+    assert_eq!(b_view["collections"], json!([]));
+    for (q, field) in [
+        ("quarter=1", "fiscal_year"),
+        ("fiscal_year=2026", "quarter"),
+        ("fiscal_year=2026&quarter=9", "quarter"),
+    ] {
+        let r = app
+            .admin(
+                &app.key,
+                Method::GET,
+                &format!("/api/v1/admin/reports/quarterly?{q}"),
+                None,
+            )
+            .await;
+        assert_eq!(r.status(), 422, "{q}");
+        assert_eq!(fields(&problem(r).await), vec![field], "{q}");
+    }
+}
