@@ -195,6 +195,7 @@ fn report(
         Ok(p) => p,
         Err(e) => return fail(e),
     };
+    crate::telemetry::init();
     let scope = crate::report::Scope {
         agency_id: None,
         hisp,

@@ -4,7 +4,6 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::AdminKey;
-use crate::db;
 use crate::error::{ApiError, FieldError};
 use crate::fiscal::FiscalQuarter;
 use crate::report::{self, Scope};
@@ -57,15 +56,13 @@ pub async fn quarterly(
         hisp: q.hisp,
     };
     let st = state.clone();
-    let r = db::run(&state.pool, move |c| {
-        Ok(report::build(
-            c,
-            &st.defs,
-            fq,
-            st.settings.report_tz,
-            &scope,
-        )?)
-    })
-    .await?;
+    let r =
+        web::block(move || report::build(&st.pool, &st.defs, fq, st.settings.report_tz, &scope))
+            .await?
+            .map_err(|e| match e {
+                report::files::ReportError::Pool(p) => ApiError::from(p),
+                report::files::ReportError::Db(d) => ApiError::from(d),
+                other => ApiError::internal(other),
+            })?;
     Ok(HttpResponse::Ok().json(r))
 }

@@ -15,11 +15,12 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::db::schema::{agencies, deployments, hisps, impressions, service_volumes, services};
-use crate::db::AnyConnection;
+use crate::db::{AnyConnection, Pool};
 use crate::fiscal::FiscalQuarter;
 use crate::registry::{Agency, Deployment, Hisp, Service};
 use crate::survey::{sentiment, LoadedDefs, Sentiment, SurveyType, DRIVERS};
 pub use aggregate::Counts;
+use files::ReportError;
 
 /// Which deployments a report covers.
 #[derive(Clone, Debug, Default)]
@@ -234,20 +235,20 @@ fn previous(fq: FiscalQuarter) -> FiscalQuarter {
 
 /// Builds the report for `fq` from aggregates computed by the database.
 pub fn build(
-    c: &mut AnyConnection,
+    pool: &Pool,
     defs: &LoadedDefs,
     fq: FiscalQuarter,
     tz: Tz,
     scope: &Scope,
-) -> QueryResult<Report> {
+) -> Result<Report, ReportError> {
+    let mut conn = pool.get()?;
+    let c = &mut *conn;
     let deps = scoped_deployments(c, scope)?;
     let ids: Vec<String> = deps.iter().map(|d| d.deployment.id.clone()).collect();
-    let restrict = scope.agency_id.is_some() || scope.hisp.is_some();
-    let ids_filter = restrict.then_some(ids.as_slice());
     let (start, end) = utc_bounds(fq, tz);
-    let counts = aggregate::counts(c, start, end, ids_filter)?;
+    let counts = aggregate::counts(pool, start, end, &ids)?;
     let impressions_by: BTreeMap<String, i64> = {
-        let mut q = impressions::table
+        let q = impressions::table
             .filter(
                 impressions::occurred_at
                     .ge(start)
@@ -255,10 +256,7 @@ pub fn build(
             )
             .group_by(impressions::deployment_id)
             .select((impressions::deployment_id, diesel::dsl::count_star()))
-            .into_boxed();
-        if let Some(ids) = ids_filter {
-            q = q.filter(impressions::deployment_id.eq_any(ids.to_vec()));
-        }
+            .filter(impressions::deployment_id.eq_any(&ids));
         q.load::<(String, i64)>(c)?.into_iter().collect()
     };
     let volumes: BTreeMap<(String, String), i64> = service_volumes::table
@@ -384,7 +382,7 @@ pub fn build(
     }
 
     let v1 = v1_tables(
-        c,
+        pool,
         defs,
         &deps,
         &v1_ids,
@@ -394,7 +392,7 @@ pub fn build(
         &last_day.to_string(),
     )?;
     let collections = collections(fq, &deps, &details);
-    let trend = trend(c, defs, fq, tz, &deps, ids_filter)?;
+    let trend = trend(pool, defs, fq, tz, &deps, &ids, &counts)?;
     let (s, e) = fq.bounds(tz);
     Ok(Report {
         fiscal_year: fq.year,
@@ -451,13 +449,14 @@ fn collections(fq: FiscalQuarter, deps: &[Scoped], details: &[Detail]) -> Vec<Co
 
 /// Trust per service over this quarter and the three before it, oldest first.
 fn trend(
-    c: &mut AnyConnection,
+    pool: &Pool,
     defs: &LoadedDefs,
     fq: FiscalQuarter,
     tz: Tz,
     deps: &[Scoped],
-    ids: Option<&[String]>,
-) -> QueryResult<Vec<TrendPoint>> {
+    ids: &[String],
+    current: &BTreeMap<String, Counts>,
+) -> Result<Vec<TrendPoint>, ReportError> {
     let mut quarters = vec![fq];
     for _ in 0..3 {
         quarters.push(previous(*quarters.last().expect("non-empty")));
@@ -465,8 +464,12 @@ fn trend(
     quarters.reverse();
     let mut out = vec![];
     for q in quarters {
-        let (s, e) = utc_bounds(q, tz);
-        let counts = aggregate::counts(c, s, e, ids)?;
+        let counts = if q == fq {
+            current.clone()
+        } else {
+            let (s, e) = utc_bounds(q, tz);
+            aggregate::counts(pool, s, e, ids)?
+        };
         // Every service in scope, so a quarter without responses shows as such.
         let mut by_service: BTreeMap<(String, String, String), (i64, i64)> = deps
             .iter()
@@ -524,7 +527,7 @@ fn trend(
 
 #[allow(clippy::too_many_arguments)]
 fn v1_tables(
-    c: &mut AnyConnection,
+    pool: &Pool,
     defs: &LoadedDefs,
     deps: &[Scoped],
     v1_ids: &[String],
@@ -532,11 +535,11 @@ fn v1_tables(
     end: NaiveDateTime,
     first_day: &str,
     last_day: &str,
-) -> QueryResult<Vec<V1Table>> {
+) -> Result<Vec<V1Table>, ReportError> {
     if v1_ids.is_empty() {
         return Ok(vec![]);
     }
-    let scores = aggregate::v1_counts(c, start, end, v1_ids)?;
+    let scores = aggregate::v1_counts(pool, start, end, v1_ids)?;
     let mut out = vec![];
     for id in v1_ids {
         let d = deps
@@ -555,7 +558,8 @@ fn v1_tables(
         qs.sort_by_key(|q| q.standard_number);
         for q in qs {
             let likert = scores
-                .get(&(id.clone(), q.key.clone()))
+                .get(id)
+                .and_then(|m| m.get(&q.key))
                 .copied()
                 .unwrap_or_default();
             let text = q.text.get(&ins.locales[0]).cloned().unwrap_or_default();

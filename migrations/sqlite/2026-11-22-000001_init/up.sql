@@ -87,9 +87,12 @@ CREATE TABLE responses (
 -- Idempotency: a client's submission_id is stored once per deployment.
 CREATE UNIQUE INDEX responses_submission ON responses (submission_id, deployment_id);
 CREATE UNIQUE INDEX responses_external ON responses (deployment_id, external_id);
--- The quarterly aggregation and exports scan one deployment's quarter in time order.
-CREATE INDEX responses_deployment_time ON responses (deployment_id, submitted_at);
-CREATE INDEX responses_time ON responses (submitted_at);
+-- The quarterly aggregation reads one deployment's quarter from this index alone (it covers
+-- every column the counts need); exports use its (deployment_id, submitted_at) prefix.
+CREATE INDEX responses_report ON responses (deployment_id, submitted_at, status, trust, drivers_positive, drivers_negative,
+    v1_satisfaction, v1_effectiveness, v1_ease, v1_efficiency, v1_transparency, v1_employee);
+-- The report's response files read a quarter in (submitted_at, id) order straight off this index.
+CREATE INDEX responses_time ON responses (submitted_at, id);
 
 CREATE TABLE impressions (
     id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
