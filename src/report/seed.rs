@@ -136,9 +136,10 @@ pub fn seed(
     // database's own maintenance would leave them.
     match c {
         AnyConnection::Sqlite(_) => c.batch_execute("ANALYZE"),
-        AnyConnection::Postgresql(_) => {
-            c.batch_execute("VACUUM ANALYZE responses; VACUUM ANALYZE impressions")
-        }
+        // One statement per call: several in one would run as a transaction, where VACUUM cannot.
+        AnyConnection::Postgresql(_) => c
+            .batch_execute("VACUUM ANALYZE responses")
+            .and_then(|_| c.batch_execute("VACUUM ANALYZE impressions")),
     }
     .map_err(err)?;
     Ok(deps.into_iter().map(|d| d.id).collect())

@@ -542,3 +542,83 @@ async fn v1_scale_counts_and_api_scope(b: Backend) {
         assert_eq!(fields(&problem(r).await), vec![field], "{q}");
     }
 }
+
+on_both!(large_quarter_is_split_and_merged_exactly);
+
+/// Past 20,000 responses the response files are written in two time slices and merged: every
+/// counted response appears once, in (submitted_at, id) order, under one header.
+async fn large_quarter_is_split_and_merged_exactly(b: Backend) {
+    let app = spawn_app(b).await;
+    let seed = Command::new(env!("CARGO_BIN_EXE_cx-survey"))
+        .args([
+            "dev",
+            "seed",
+            "--responses",
+            "24000",
+            "--deployments",
+            "4",
+            "--fiscal-year",
+            "2026",
+            "--quarter",
+            "3",
+        ])
+        .env("DATABASE_URL", &app.database_url)
+        .env("CX_SURVEY_DEFS", &app.defs_dir)
+        .output()
+        .unwrap();
+    assert!(
+        seed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&seed.stderr)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    run_report(&app, 2026, 3, &[], &dir.path().join("a"));
+    run_report(&app, 2026, 3, &[], &dir.path().join("b"));
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("a/report.json")).unwrap())
+            .unwrap();
+    let key = app.new_key("seed");
+    let mut total = 0;
+    for d in report["details"].as_array().unwrap() {
+        let dep = d["deployment_id"].as_str().unwrap();
+        let file = format!("responses/{dep}.csv");
+        let text = std::fs::read_to_string(dir.path().join("a").join(&file)).unwrap();
+        assert_eq!(
+            text,
+            std::fs::read_to_string(dir.path().join("b").join(&file)).unwrap(),
+            "same bytes twice"
+        );
+        assert!(!dir.path().join("a").join(format!("{file}.part")).exists());
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], UPLOAD);
+        assert_eq!(lines.iter().filter(|l| **l == UPLOAD).count(), 1);
+        let ids: Vec<&str> = lines[1..]
+            .iter()
+            .map(|l| l.split(',').next().unwrap())
+            .collect();
+        assert_eq!(
+            ids.len() as i64,
+            d["volume_of_respondents"].as_i64().unwrap()
+        );
+        total += ids.len();
+        let export: Value = app
+            .admin(
+                &key,
+                Method::GET,
+                &format!("/api/v1/admin/responses?deployment={dep}&status=counted&format=json"),
+                None,
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let want: Vec<&str> = export["responses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, want, "{dep}: rows in submission order, each once");
+    }
+    assert!(total > 20_000, "{total}");
+}
