@@ -19,6 +19,22 @@ fn pct(x: Option<f64>) -> String {
     x.map(|v| format!("{v:.1}%")).unwrap_or_else(|| "—".into())
 }
 
+/// 1234567 → "1,234,567".
+fn num(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
 fn rate(num: i64, den: i64) -> String {
     if den > 0 {
         format!("{:.1}%", 100.0 * num as f64 / den as f64)
@@ -90,8 +106,8 @@ pub fn render(r: &Report) -> String {
             pct(c.trust_score),
             pct(lo),
             pct(hi),
-            c.trust_responses,
-            opportunity,
+            num(c.trust_responses),
+            num(opportunity),
             rate(c.volume_of_respondents, opportunity)
         );
         h.push_str("<table>\n<caption class=\"meta\">Deployments</caption>\n<tr><th scope=\"col\">Channel</th><th scope=\"col\">Transaction point</th><th scope=\"col\">Instrument</th><th scope=\"col\">Customers</th><th scope=\"col\">Offered the survey</th><th scope=\"col\">Respondents</th><th scope=\"col\">Response rate</th><th scope=\"col\">Trust</th><th scope=\"col\">95% interval</th></tr>\n");
@@ -103,9 +119,9 @@ pub fn render(r: &Report) -> String {
                 esc(&d.transaction_point),
                 esc(&d.instrument_id),
                 esc(&d.survey_type),
-                d.volume_of_customers.map(|v| v.to_string()).unwrap_or_else(|| "not entered".into()),
-                d.volume_of_customers_provided_survey_opportunity,
-                d.volume_of_respondents,
+                d.volume_of_customers.map(num).unwrap_or_else(|| "not entered".into()),
+                num(d.volume_of_customers_provided_survey_opportunity),
+                num(d.volume_of_respondents),
                 rate(d.volume_of_respondents, d.volume_of_customers_provided_survey_opportunity),
                 pct(d.trust_score),
                 pct(d.trust_score_ci_low),
@@ -176,6 +192,7 @@ fn drivers_chart(deps: &[&Detail]) -> String {
         let y = 26.0 + row_h * i as f64;
         let (a, b) = (well[k], poorly[k]);
         let (wa, wb) = (bar_w * a as f64 / max as f64, bar_w * b as f64 / max as f64);
+        let (a, b) = (num(a), num(b));
         let _ = writeln!(
             s,
             "<text x=\"{tx}\" y=\"{ty:.1}\" font-size=\"12\" text-anchor=\"end\">{k}</text><rect x=\"{label_w}\" y=\"{y:.1}\" width=\"{wa:.1}\" height=\"13\" fill=\"#005ea2\"/><text x=\"{ax:.1}\" y=\"{ay:.1}\" font-size=\"11\">{a}</text><rect x=\"{label_w}\" y=\"{y2:.1}\" width=\"{wb:.1}\" height=\"13\" fill=\"#c05600\"/><text x=\"{bx:.1}\" y=\"{by:.1}\" font-size=\"11\">{b}</text>",
@@ -220,9 +237,21 @@ fn trend_chart(points: &[&TrendPoint]) -> String {
             ny = top + plot_h + 29.0,
             fy = p.fiscal_year,
             q = p.quarter,
-            n = p.volume_of_respondents,
+            n = num(p.volume_of_respondents),
         );
     }
     s.push_str("</svg></figure>\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands() {
+        assert_eq!(super::num(0), "0");
+        assert_eq!(super::num(999), "999");
+        assert_eq!(super::num(1000), "1,000");
+        assert_eq!(super::num(9_876_543), "9,876,543");
+        assert_eq!(super::num(-12_345), "-12,345");
+    }
 }
