@@ -23,6 +23,25 @@ pub struct Counts {
     /// Times each driver (in `DRIVERS` order) was chosen on the positive / negative list.
     pub positive: [i64; 7],
     pub negative: [i64; 7],
+    /// v1 answers per scale point 1..=5, for the `V1_QUESTIONS` after trust.
+    pub v1: [[i64; 5]; 6],
+}
+
+impl Counts {
+    /// Counts at scale points 1..=5 of a v1 question (`trust` included).
+    pub fn scale(&self, key: &str) -> [i64; 5] {
+        match V1_QUESTIONS.iter().position(|(k, _)| *k == key) {
+            Some(0) => [
+                self.trust[1],
+                self.trust[2],
+                self.trust[3],
+                self.trust[4],
+                self.trust[5],
+            ],
+            Some(i) => self.v1[i - 1],
+            None => [0; 5],
+        }
+    }
 }
 
 pub fn ts(t: NaiveDateTime) -> String {
@@ -80,43 +99,136 @@ struct Combo {
     pos: i32,
     #[diesel(sql_type = Integer)]
     neg: i32,
+    #[diesel(sql_type = Nullable<SmallInt>)]
+    v1_satisfaction: Option<i16>,
+    #[diesel(sql_type = Nullable<SmallInt>)]
+    v1_effectiveness: Option<i16>,
+    #[diesel(sql_type = Nullable<SmallInt>)]
+    v1_ease: Option<i16>,
+    #[diesel(sql_type = Nullable<SmallInt>)]
+    v1_efficiency: Option<i16>,
+    #[diesel(sql_type = Nullable<SmallInt>)]
+    v1_transparency: Option<i16>,
+    #[diesel(sql_type = Nullable<SmallInt>)]
+    v1_employee: Option<i16>,
     #[diesel(sql_type = BigInt)]
     n: i64,
 }
 
-/// Counted responses per deployment in `[start, end)`. The database counts each combination
-/// of (trust, positive drivers, negative drivers); the bits are summed here from those few rows.
+const NULL_V1: &str =
+    "CAST(NULL AS SMALLINT) AS v1_satisfaction, CAST(NULL AS SMALLINT) AS v1_effectiveness, \
+    CAST(NULL AS SMALLINT) AS v1_ease, CAST(NULL AS SMALLINT) AS v1_efficiency, \
+    CAST(NULL AS SMALLINT) AS v1_transparency, CAST(NULL AS SMALLINT) AS v1_employee";
+
+/// (select list, group-by list, whether its rows count responses). Narrow groupings sort
+/// several times faster than one over every answer column.
+fn groupings(v1: bool) -> Vec<(String, &'static str, bool)> {
+    if !v1 {
+        return vec![(
+            format!("trust, drivers_positive AS pos, drivers_negative AS neg, {NULL_V1}"),
+            "trust, drivers_positive, drivers_negative",
+            true,
+        )];
+    }
+    vec![
+        (
+            "trust, CAST(0 AS INTEGER) AS pos, CAST(0 AS INTEGER) AS neg, v1_satisfaction, v1_effectiveness, \
+             CAST(NULL AS SMALLINT) AS v1_ease, CAST(NULL AS SMALLINT) AS v1_efficiency, \
+             CAST(NULL AS SMALLINT) AS v1_transparency, CAST(NULL AS SMALLINT) AS v1_employee"
+                .to_string(),
+            "trust, v1_satisfaction, v1_effectiveness",
+            true,
+        ),
+        (
+            "CAST(NULL AS SMALLINT) AS trust, CAST(0 AS INTEGER) AS pos, CAST(0 AS INTEGER) AS neg, \
+             CAST(NULL AS SMALLINT) AS v1_satisfaction, CAST(NULL AS SMALLINT) AS v1_effectiveness, \
+             v1_ease, v1_efficiency, v1_transparency, v1_employee"
+                .to_string(),
+            "v1_ease, v1_efficiency, v1_transparency, v1_employee",
+            false,
+        ),
+    ]
+}
+
+/// Counted responses per deployment in `[start, end)`; `v1` names the deployments whose v1
+/// scale answers are wanted too. The database counts each distinct combination of answers
+/// (a sort of the deployment's index range); per-value and per-driver sums are folded here
+/// from those rows, far fewer than the responses.
 pub fn counts(
     pool: &Pool,
     start: NaiveDateTime,
     end: NaiveDateTime,
     ids: &[String],
+    v1: &[String],
 ) -> Result<BTreeMap<String, Counts>, ReportError> {
     let all = per_deployment(pool, ids, |c, id| {
-        let Some(w) = counted_in(id, start, end) else {
-            return Ok(Counts::default());
-        };
-        let sql = format!(
-            "SELECT trust, drivers_positive AS pos, drivers_negative AS neg, COUNT(*) AS n FROM responses WHERE {w} GROUP BY trust, drivers_positive, drivers_negative"
-        );
         let mut k = Counts::default();
-        for r in diesel::sql_query(sql).load::<Combo>(c)? {
-            k.n += r.n;
-            if let Some(t @ 0..=5) = r.trust {
-                k.trust[t as usize] += r.n;
-            }
-            for bit in 0..7 {
-                if r.pos & (1 << bit) != 0 {
-                    k.positive[bit] += r.n;
+        let Some(w) = counted_in(id, start, end) else {
+            return Ok(k);
+        };
+        for (select, group, counts_rows) in groupings(v1.iter().any(|v| v == id)) {
+            let sql =
+                format!("SELECT {select}, COUNT(*) AS n FROM responses WHERE {w} GROUP BY {group}");
+            for r in diesel::sql_query(sql).load::<Combo>(c)? {
+                if counts_rows {
+                    k.n += r.n;
                 }
-                if r.neg & (1 << bit) != 0 {
-                    k.negative[bit] += r.n;
+                if let Some(t @ 0..=5) = r.trust {
+                    k.trust[t as usize] += r.n;
+                }
+                for bit in 0..7 {
+                    if r.pos & (1 << bit) != 0 {
+                        k.positive[bit] += r.n;
+                    }
+                    if r.neg & (1 << bit) != 0 {
+                        k.negative[bit] += r.n;
+                    }
+                }
+                let v1 = [
+                    r.v1_satisfaction,
+                    r.v1_effectiveness,
+                    r.v1_ease,
+                    r.v1_efficiency,
+                    r.v1_transparency,
+                    r.v1_employee,
+                ];
+                for (q, v) in v1.iter().enumerate() {
+                    if let Some(v @ 1..=5) = v {
+                        k.v1[q][*v as usize - 1] += r.n;
+                    }
                 }
             }
         }
         Ok(k)
     })?;
     Ok(all.into_iter().filter(|(_, k)| k.n > 0).collect())
+}
+
+#[derive(QueryableByName)]
+struct Total {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Impressions per deployment in `[start, end)`, each a range count on its index.
+pub fn impressions(
+    pool: &Pool,
+    start: NaiveDateTime,
+    end: NaiveDateTime,
+    ids: &[String],
+) -> Result<BTreeMap<String, i64>, ReportError> {
+    let all = per_deployment(pool, ids, |c, id| {
+        if uuid::Uuid::parse_str(id).is_err() {
+            return Ok(0);
+        }
+        let sql = format!(
+            "SELECT COUNT(*) AS n FROM impressions WHERE deployment_id = '{id}' AND occurred_at >= '{}' AND occurred_at < '{}'",
+            ts(start),
+            ts(end)
+        );
+        Ok(diesel::sql_query(sql).get_result::<Total>(c)?.n)
+    })?;
+    Ok(all.into_iter().filter(|(_, n)| *n > 0).collect())
 }
 
 /// The v1 questions and the columns holding their answers.
@@ -129,37 +241,3 @@ pub const V1_QUESTIONS: [(&str, &str); 7] = [
     ("transparency", "v1_transparency"),
     ("employee", "v1_employee"),
 ];
-
-#[derive(QueryableByName)]
-struct Score {
-    #[diesel(sql_type = Nullable<SmallInt>)]
-    value: Option<i16>,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-/// v1 per-question counts at each scale point: deployment → question key → [n1..n5].
-pub fn v1_counts(
-    pool: &Pool,
-    start: NaiveDateTime,
-    end: NaiveDateTime,
-    ids: &[String],
-) -> Result<BTreeMap<String, BTreeMap<String, [i64; 5]>>, ReportError> {
-    per_deployment(pool, ids, |c, id| {
-        let mut out = BTreeMap::new();
-        let Some(w) = counted_in(id, start, end) else {
-            return Ok(out);
-        };
-        for (key, col) in V1_QUESTIONS {
-            let sql = format!("SELECT {col} AS value, COUNT(*) AS n FROM responses WHERE {w} AND {col} IS NOT NULL GROUP BY {col}");
-            let mut scale = [0i64; 5];
-            for r in diesel::sql_query(sql).load::<Score>(c)? {
-                if let Some(v @ 1..=5) = r.value {
-                    scale[v as usize - 1] += r.n;
-                }
-            }
-            out.insert(key.to_string(), scale);
-        }
-        Ok(out)
-    })
-}

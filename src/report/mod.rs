@@ -14,7 +14,7 @@ use chrono_tz::Tz;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use crate::db::schema::{agencies, deployments, hisps, impressions, service_volumes, services};
+use crate::db::schema::{agencies, deployments, hisps, service_volumes, services};
 use crate::db::{AnyConnection, Pool};
 use crate::fiscal::FiscalQuarter;
 use crate::registry::{Agency, Deployment, Hisp, Service};
@@ -246,19 +246,16 @@ pub fn build(
     let deps = scoped_deployments(c, scope)?;
     let ids: Vec<String> = deps.iter().map(|d| d.deployment.id.clone()).collect();
     let (start, end) = utc_bounds(fq, tz);
-    let counts = aggregate::counts(pool, start, end, &ids)?;
-    let impressions_by: BTreeMap<String, i64> = {
-        let q = impressions::table
-            .filter(
-                impressions::occurred_at
-                    .ge(start)
-                    .and(impressions::occurred_at.lt(end)),
-            )
-            .group_by(impressions::deployment_id)
-            .select((impressions::deployment_id, diesel::dsl::count_star()))
-            .filter(impressions::deployment_id.eq_any(&ids));
-        q.load::<(String, i64)>(c)?.into_iter().collect()
-    };
+    let v1_all: Vec<String> = deps
+        .iter()
+        .filter(|d| {
+            defs.current(&d.deployment.instrument_id)
+                .is_some_and(|i| i.survey_type == SurveyType::V1Likert)
+        })
+        .map(|d| d.deployment.id.clone())
+        .collect();
+    let counts = aggregate::counts(pool, start, end, &ids, &v1_all)?;
+    let impressions_by = aggregate::impressions(pool, start, end, &ids)?;
     let volumes: BTreeMap<(String, String), i64> = service_volumes::table
         .filter(
             service_volumes::fiscal_year
@@ -382,15 +379,13 @@ pub fn build(
     }
 
     let v1 = v1_tables(
-        pool,
         defs,
         &deps,
         &v1_ids,
-        start,
-        end,
+        &counts,
         &first_day.to_string(),
         &last_day.to_string(),
-    )?;
+    );
     let collections = collections(fq, &deps, &details);
     let trend = trend(pool, defs, fq, tz, &deps, &ids, &counts)?;
     let (s, e) = fq.bounds(tz);
@@ -468,7 +463,8 @@ fn trend(
             current.clone()
         } else {
             let (s, e) = utc_bounds(q, tz);
-            aggregate::counts(pool, s, e, ids)?
+            // Trust only: no v1 scale counts needed for the trend.
+            aggregate::counts(pool, s, e, ids, &[])?
         };
         // Every service in scope, so a quarter without responses shows as such.
         let mut by_service: BTreeMap<(String, String, String), (i64, i64)> = deps
@@ -525,21 +521,14 @@ fn trend(
     Ok(out)
 }
 
-#[allow(clippy::too_many_arguments)]
 fn v1_tables(
-    pool: &Pool,
     defs: &LoadedDefs,
     deps: &[Scoped],
     v1_ids: &[String],
-    start: NaiveDateTime,
-    end: NaiveDateTime,
+    counts: &BTreeMap<String, Counts>,
     first_day: &str,
     last_day: &str,
-) -> Result<Vec<V1Table>, ReportError> {
-    if v1_ids.is_empty() {
-        return Ok(vec![]);
-    }
-    let scores = aggregate::v1_counts(pool, start, end, v1_ids)?;
+) -> Vec<V1Table> {
     let mut out = vec![];
     for id in v1_ids {
         let d = deps
@@ -557,11 +546,7 @@ fn v1_tables(
             .collect();
         qs.sort_by_key(|q| q.standard_number);
         for q in qs {
-            let likert = scores
-                .get(id)
-                .and_then(|m| m.get(&q.key))
-                .copied()
-                .unwrap_or_default();
+            let likert = counts.get(id).map(|k| k.scale(&q.key)).unwrap_or_default();
             let text = q.text.get(&ins.locales[0]).cloned().unwrap_or_default();
             rows.push(V1Row {
                 standardized_question_number: q.standard_number.unwrap_or(0),
@@ -581,7 +566,7 @@ fn v1_tables(
             rows,
         });
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]
