@@ -297,20 +297,21 @@
 
       var cssReady = stylesheet(new URL('widget.css', src).href);
       var dataReady = fetch(endpoint(api, dep, '?locale=' + encodeURIComponent(want)), { credentials: 'omit' })
-        .then(function (r) { return r.ok ? r.json() : null; })
-        .catch(function () { return null; });
+        .then(function (r) { return r.ok ? r.json() : { failed: r.status }; })
+        .catch(function () { return { failed: 0 }; }); // also any error answer without CORS headers
 
       Promise.all([dataReady, cssReady, domReady()]).then(function (v) {
         data = v[0];
+        var failed = data.failed;
         var target = null;
         if (mode !== 'modal') {
           var sel = s.getAttribute('data-target');
           try { target = sel ? document.querySelector(sel) : null; } catch (e) { target = null; }
         }
         // 404, 410 (clearance expired, closed), 403 (origin), offline, no stylesheet: show nothing.
-        if (!data || data.status !== 'open' || !Array.isArray(data.questions) || !v[1] || (mode !== 'modal' && !target)) {
-          if (mode === 'button' && target && data === null) target.hidden = true;
-          emit(dep, 'error', { status: 0 }, s.isConnected ? s : document);
+        if (failed !== undefined || data.status !== 'open' || !Array.isArray(data.questions) || !v[1] || (mode !== 'modal' && !target)) {
+          if (mode === 'button' && target && failed !== undefined) target.hidden = true; // no dead button
+          emit(dep, 'error', { status: failed || 0 }, s.isConnected ? s : document);
           return;
         }
         t = STR[data.locale] || t;
@@ -523,9 +524,9 @@
           var input = h('input', { type: 'radio', id: iid, name: pfx + q.key, value: String(c.value), required: !!q.required });
           input.addEventListener('change', sync);
           Q.inputs.push(input);
-          var kids = [h('span', { text: c.label })];
-          if (q.type === 'thumbs') kids.unshift(icon(c.value === 1 ? 'up' : 'down'));
-          list.appendChild(h('div', { class: 'cxs-choice' }, [input, h('label', { for: iid }, kids)]));
+          var kids = [input, h('span', { text: c.label })];
+          if (q.type === 'thumbs') kids.splice(1, 0, icon(c.value === 1 ? 'up' : 'down'));
+          list.appendChild(h('label', { class: 'cxs-choice', for: iid }, kids));
         });
         Q.el.appendChild(list);
         Q.value = function () {
@@ -545,7 +546,7 @@
           var iid = pfx + q.key + '-' + o.key;
           var input = h('input', { type: 'checkbox', id: iid, name: pfx + q.key, value: o.key });
           Q.inputs.push(input);
-          list.appendChild(h('div', { class: 'cxs-choice' }, [input, h('label', { for: iid, text: o.label })]));
+          list.appendChild(h('label', { class: 'cxs-choice', for: iid }, [input, h('span', { text: o.label })]));
         });
         Q.el.appendChild(list);
         Q.value = function () {
@@ -650,7 +651,9 @@
           var v = Q.value();
           if (v !== null) answers[Q.q.key] = v;
         });
-        var body = { submission_id: sid, answers: answers, locale: data.locale, page_url: location.href };
+        var body = { submission_id: sid, answers: answers, locale: data.locale };
+        // The server keeps scheme, host and path only; the query and fragment never leave the page.
+        if (/^https?:$/.test(location.protocol)) body.page_url = (location.origin + location.pathname).slice(0, 2048);
         if (hp && hp.value) body[data.honeypot_field] = hp.value;
         return body;
       }
