@@ -24,6 +24,8 @@ pub struct Settings {
     pub queue_capacity: usize,
     /// Writer threads committing intake batches (default: 1 on SQLite, 2 on PostgreSQL).
     pub intake_writers: Option<usize>,
+    /// Serves `/demo`: host pages showing the widget's three modes (development only).
+    pub demo: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +74,7 @@ impl Settings {
                 .map(|_| parse_num("CX_INTAKE_WRITERS", 1))
                 .transpose()?
                 .map(|n| n.clamp(1, 16) as usize),
+            demo: matches!(get("CX_DEMO").as_deref(), Some("1" | "true" | "yes")),
         })
     }
 }

@@ -14,3 +14,4 @@ pub mod report;
 pub mod startup;
 pub mod survey;
 pub mod telemetry;
+pub mod widget;

@@ -149,6 +149,7 @@ impl Application {
                 .configure(crate::ops::routes)
                 .configure(crate::intake::routes)
                 .configure(crate::admin::routes)
+                .configure(crate::widget::routes)
                 .default_service(web::to(|| async {
                     Err::<actix_web::HttpResponse, _>(ApiError::NotFound("route"))
                 }))

@@ -10,8 +10,11 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use chrono::Utc;
 use futures_util::StreamExt;
 use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota};
@@ -29,21 +32,54 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub const HONEYPOT_FIELD: &str = "fax_number";
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/api/v1/deployments/{id}")
-            .route(web::get().to(get_deployment))
-            .route(web::method(actix_web::http::Method::OPTIONS).to(preflight)),
-    )
-    .service(
-        web::resource("/api/v1/deployments/{id}/responses")
-            .route(web::post().to(submit_response))
-            .route(web::method(actix_web::http::Method::OPTIONS).to(preflight)),
-    )
-    .service(
-        web::resource("/api/v1/deployments/{id}/impressions")
-            .route(web::post().to(record_impression))
-            .route(web::method(actix_web::http::Method::OPTIONS).to(preflight)),
-    );
+    for (path, post) in [
+        ("/api/v1/deployments/{id}", None),
+        (
+            "/api/v1/deployments/{id}/responses",
+            Some(Handler::Response),
+        ),
+        (
+            "/api/v1/deployments/{id}/impressions",
+            Some(Handler::Impression),
+        ),
+    ] {
+        let r = web::resource(path)
+            .wrap(from_fn(cors))
+            .route(web::method(actix_web::http::Method::OPTIONS).to(preflight));
+        cfg.service(match post {
+            None => r.route(web::get().to(get_deployment)),
+            Some(Handler::Response) => r.route(web::post().to(submit_response)),
+            Some(Handler::Impression) => r.route(web::post().to(record_impression)),
+        });
+    }
+}
+
+enum Handler {
+    Response,
+    Impression,
+}
+
+/// The origin a handler decided to grant, applied to whatever it answers, errors included: a
+/// widget must be able to read a `422`, a `410` or a `429` and its `Retry-After`.
+#[derive(Clone)]
+struct CorsGrant(HeaderValue);
+
+async fn cors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let mut res = next.call(req).await?;
+    let grant = res.request().extensions().get::<CorsGrant>().cloned();
+    let h = res.headers_mut();
+    h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    if let Some(CorsGrant(origin)) = grant {
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static("Retry-After"),
+        );
+    }
+    Ok(res)
 }
 
 /// Per client address, shared by the response and impression routes.
@@ -67,7 +103,7 @@ impl RateLimiter {
     }
 }
 
-fn rate_limit(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
+pub(crate) fn rate_limit(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
     match (&state.limiter, req.peer_addr()) {
         (Some(l), Some(addr)) => l.check(addr.ip()),
         _ => Ok(()),
@@ -135,7 +171,7 @@ impl DeploymentCache {
     }
 }
 
-async fn load(state: &AppState, id: &str) -> Result<Arc<DeploymentView>, ApiError> {
+pub(crate) async fn load(state: &AppState, id: &str) -> Result<Arc<DeploymentView>, ApiError> {
     if let Some(v) = state.deployments.get(id) {
         return Ok(v);
     }
@@ -153,19 +189,21 @@ async fn load(state: &AppState, id: &str) -> Result<Arc<DeploymentView>, ApiErro
     Ok(view)
 }
 
-/// The origin to grant, if the request comes from a browser page; `403` if not allowed.
-fn allowed_origin(
+/// Checks the page's origin against the deployment and records the CORS grant for the
+/// response; `403` (and no grant) if it is not allowed.
+pub fn check_origin(
     state: &AppState,
     req: &HttpRequest,
     view: &DeploymentView,
-) -> Result<Option<HeaderValue>, ApiError> {
+) -> Result<(), ApiError> {
     let Some(origin) = req.headers().get(header::ORIGIN) else {
         // Not a browser cross-origin call (server, app, curl): origins do not apply.
-        return Ok(None);
+        return Ok(());
     };
     let o = origin.to_str().unwrap_or("");
     if o == state.public_origin || view.deployment.origins().iter().any(|a| a == o) {
-        Ok(Some(origin.clone()))
+        req.extensions_mut().insert(CorsGrant(origin.clone()));
+        Ok(())
     } else {
         Err(ApiError::Forbidden(format!(
             "origin {o:?} is not allowed for this deployment"
@@ -173,18 +211,9 @@ fn allowed_origin(
     }
 }
 
-fn with_cors(mut resp: HttpResponse, origin: Option<HeaderValue>) -> HttpResponse {
-    let h = resp.headers_mut();
-    h.insert(header::VARY, HeaderValue::from_static("Origin"));
-    if let Some(o) = origin {
-        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
-    }
-    resp
-}
-
 /// `410` once the PRA clearance has ended (end of its day in the report time zone) or the
 /// deployment is closed.
-fn ensure_collecting<'a>(
+pub(crate) fn ensure_collecting<'a>(
     state: &'a AppState,
     view: &DeploymentView,
 ) -> Result<&'a Instrument, ApiError> {
@@ -214,16 +243,17 @@ fn ensure_collecting<'a>(
     Ok(ins)
 }
 
-/// The checks every public submission passes first: rate limit, known deployment, origin.
+/// The checks every public submission passes first: known deployment, origin, rate limit
+/// (after the origin, so a `429` carries the CORS grant a widget needs to read `Retry-After`).
 async fn admit(
     state: &AppState,
     req: &HttpRequest,
     id: &str,
-) -> Result<(Arc<DeploymentView>, Option<HeaderValue>), ApiError> {
-    rate_limit(state, req)?;
+) -> Result<Arc<DeploymentView>, ApiError> {
     let view = load(state, id).await?;
-    let origin = allowed_origin(state, req, &view)?;
-    Ok((view, origin))
+    check_origin(state, req, &view)?;
+    rate_limit(state, req)?;
+    Ok(view)
 }
 
 async fn preflight(
@@ -232,16 +262,15 @@ async fn preflight(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let view = load(&state, &path).await?;
-    let origin = allowed_origin(&state, &req, &view)?;
-    let resp = HttpResponse::NoContent()
+    check_origin(&state, &req, &view)?;
+    Ok(HttpResponse::NoContent()
         .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS"))
         .insert_header((
             header::ACCESS_CONTROL_ALLOW_HEADERS,
             "content-type, accept-language",
         ))
         .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"))
-        .finish();
-    Ok(with_cors(resp, origin))
+        .finish())
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -260,7 +289,7 @@ pub async fn get_deployment(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let view = load(&state, &path).await?;
-    let origin = allowed_origin(&state, &req, &view)?;
+    check_origin(&state, &req, &view)?;
     let ins = ensure_collecting(&state, &view)?;
     let query =
         web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
@@ -280,11 +309,10 @@ pub async fn get_deployment(
     let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
     let locale = ins.pick_locale(&wanted).to_string();
     let body = render(&view, ins, &locale);
-    let resp = HttpResponse::Ok()
+    Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header((header::CONTENT_LANGUAGE, locale))
-        .json(body);
-    Ok(with_cors(resp, origin))
+        .json(body))
 }
 
 /// The deployment in one locale, placeholders filled in.
@@ -508,7 +536,7 @@ pub async fn submit_response(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (view, origin) = admit(&state, &req, &path).await?;
+    let view = admit(&state, &req, &path).await?;
     let ins = ensure_collecting(&state, &view)?;
     let body = read_body(&req, payload, MAX_BODY).await?;
     let m = crate::ops::metrics();
@@ -519,7 +547,7 @@ pub async fn submit_response(
         let fake = Created {
             id: uuid::Uuid::now_v7().to_string(),
         };
-        return Ok(with_cors(HttpResponse::Created().json(fake), origin));
+        return Ok(HttpResponse::Created().json(fake));
     }
     let row = NewResponse {
         submission_id: Some(sub.submission_id.to_string()),
@@ -527,7 +555,7 @@ pub async fn submit_response(
         page_url: sub.page_url,
         ..NewResponse::counted(&view.deployment, ins, "web", sub.answers)
     };
-    let resp = match state.writer.store_response(row).await? {
+    Ok(match state.writer.store_response(row).await? {
         Stored::Created(id) => {
             m.responses.with_label_values(&["stored"]).inc();
             HttpResponse::Created().json(Created { id })
@@ -536,8 +564,7 @@ pub async fn submit_response(
             m.responses.with_label_values(&["duplicate"]).inc();
             HttpResponse::Ok().json(Created { id })
         }
-    };
-    Ok(with_cors(resp, origin))
+    })
 }
 
 /// Counts one showing of the survey toward `volume_of_customers_provided_survey_opportunity`.
@@ -551,7 +578,7 @@ pub async fn record_impression(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (view, origin) = admit(&state, &req, &path).await?;
+    let view = admit(&state, &req, &path).await?;
     ensure_collecting(&state, &view)?;
     // The body carries nothing we keep; read it only to bound it.
     read_body(&req, payload, 1024).await?;
@@ -562,5 +589,5 @@ pub async fn record_impression(
             occurred_at: crate::db::now(),
         })
         .await?;
-    Ok(with_cors(HttpResponse::NoContent().finish(), origin))
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -342,3 +342,19 @@ pub fn deployment_view(conn: &mut AnyConnection, id: &str) -> QueryResult<Option
         }),
     )
 }
+
+/// Open deployments of every agency, newest first, as `(id, "service – instrument")`: the
+/// development demo's links.
+pub fn open_deployment_labels(conn: &mut AnyConnection) -> QueryResult<Vec<(String, String)>> {
+    let rows: Vec<(String, String, String)> = deployments::table
+        .inner_join(services::table)
+        .filter(deployments::status.eq("open"))
+        .order((deployments::created_at.desc(), deployments::id))
+        .select((deployments::id, services::name, deployments::instrument_id))
+        .limit(50)
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, service, ins)| (id, format!("{service} – {ins}")))
+        .collect())
+}

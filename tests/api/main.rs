@@ -6,3 +6,4 @@ mod intake;
 mod isolation;
 mod ops;
 mod report;
+mod widget;

@@ -1,0 +1,462 @@
+//! The hosted survey page `/s/{deployment}`: a plain HTML form that works with JavaScript off
+//! (POST, then a server-side thank-you page) and is enhanced by `hosted.js` when it is on.
+//! It goes through the same admission checks and the same writer as the JSON intake.
+
+use std::collections::HashMap;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{Map, Value};
+
+use super::page::{self, words, FormState, SurveyForm};
+use crate::error::ApiError;
+use crate::intake::writer::{NewResponse, Stored};
+use crate::intake::{self, answers, HONEYPOT_FIELD, MAX_BODY};
+use crate::registry::DeploymentView;
+use crate::startup::AppState;
+use crate::survey::{Instrument, QuestionType};
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/s/{id}")
+            .route(web::get().to(show))
+            .route(web::post().to(answer)),
+    )
+    .route("/s/{id}/thanks", web::get().to(thanks));
+}
+
+/// Every HTML page: no caching (each form carries its own submission id), a strict CSP that
+/// allows only this service's own files, no framing.
+pub fn html(status: StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; \
+             frame-ancestors 'none'",
+        ))
+        .insert_header((header::X_FRAME_OPTIONS, "DENY"))
+        .insert_header((
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        ))
+        .body(body)
+}
+
+/// Locales asked for by `?locale=` and then `Accept-Language`, most wanted first.
+pub fn wanted_locales(req: &HttpRequest, form_locale: Option<&str>) -> Vec<String> {
+    let query = web::Query::<HashMap<String, String>>::from_query(req.query_string())
+        .map(|q| q.into_inner())
+        .unwrap_or_default();
+    let mut wanted: Vec<String> = form_locale.map(str::to_string).into_iter().collect();
+    wanted.extend(query.get("locale").cloned());
+    if let Some(al) = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+    {
+        wanted.extend(
+            al.split(',')
+                .map(|p| p.split(';').next().unwrap_or("").trim().to_string()),
+        );
+    }
+    wanted
+}
+
+/// The locale of a page that has no instrument (unknown survey): Spanish if asked for first.
+fn plain_locale(wanted: &[String]) -> &'static str {
+    match wanted.first().map(|w| w.get(..2).unwrap_or(w)) {
+        Some("es") => "es",
+        _ => "en",
+    }
+}
+
+/// The page for an error of the admission checks.
+pub fn error_page(
+    e: ApiError,
+    locale: &str,
+    view: Option<&DeploymentView>,
+    ins: Option<&Instrument>,
+) -> HttpResponse {
+    let w = words(locale);
+    let agency = view.map(|v| v.agency.name.as_str());
+    match e {
+        ApiError::NotFound(_) => html(
+            StatusCode::NOT_FOUND,
+            page::message_page(
+                locale,
+                None,
+                "warning",
+                w.not_found_title,
+                &[w.not_found_body.into()],
+                None,
+            ),
+        ),
+        ApiError::Gone(_) => {
+            let mut body = vec![];
+            if let (Some(v), Some(ins)) = (view, ins) {
+                if v.deployment.is_open() {
+                    body.push(
+                        w.gone_expired
+                            .replace("{omb}", &ins.pra.omb_control_number)
+                            .replace("{date}", &ins.pra.expiration_date.to_string()),
+                    );
+                } else {
+                    body.push(w.gone_closed.into());
+                }
+            }
+            html(
+                StatusCode::GONE,
+                page::message_page(locale, agency, "info", w.gone_title, &body, ins),
+            )
+        }
+        ApiError::RateLimited(secs) => {
+            let mut r = html(
+                StatusCode::TOO_MANY_REQUESTS,
+                page::message_page(locale, agency, "warning", w.slow_down, &[], None),
+            );
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            r
+        }
+        other => {
+            // The same status and words as the JSON API, on a page.
+            let status = actix_web::ResponseError::status_code(&other);
+            let mut r = html(
+                status,
+                page::message_page(
+                    locale,
+                    agency,
+                    "error",
+                    status.canonical_reason().unwrap_or("Error"),
+                    &[other.to_string()],
+                    None,
+                ),
+            );
+            if let ApiError::Unavailable { retry_after, .. } = other {
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            }
+            r
+        }
+    }
+}
+
+/// The deployment, if it is known and collecting, with its instrument and the page's locale.
+async fn admit(
+    state: &AppState,
+    req: &HttpRequest,
+    id: &str,
+    form_locale: Option<&str>,
+) -> Result<(std::sync::Arc<DeploymentView>, &'static str, String), HttpResponse> {
+    let wanted = wanted_locales(req, form_locale);
+    let fallback = plain_locale(&wanted);
+    let view = intake::load(state, id)
+        .await
+        .map_err(|e| error_page(e, fallback, None, None))?;
+    // The instrument lives as long as the state; the 'static is the state's lifetime in practice.
+    let ins = state.instrument(&view.deployment.instrument_id);
+    let wanted_refs: Vec<&str> = wanted.iter().map(String::as_str).collect();
+    let locale = ins
+        .map(|i| i.pick_locale(&wanted_refs).to_string())
+        .unwrap_or_else(|| fallback.to_string());
+    let locale = if locale == "es" { "es" } else { "en" };
+    if let Err(e) = intake::ensure_collecting(state, &view) {
+        return Err(error_page(e, locale, Some(&view), ins));
+    }
+    Ok((view, locale, ins.map(|i| i.id.clone()).unwrap_or_default()))
+}
+
+fn form<'a>(
+    view: &'a DeploymentView,
+    ins: &'a Instrument,
+    locale: &'a str,
+    action: String,
+    submission_id: String,
+    state: FormState,
+) -> SurveyForm<'a> {
+    let other_locale = ins.locales.iter().find(|l| *l != locale).map(|l| {
+        (
+            format!("{}?locale={l}", action.split('?').next().unwrap_or("")),
+            l.clone(),
+        )
+    });
+    SurveyForm {
+        view,
+        ins,
+        locale,
+        action,
+        other_locale,
+        submission_id,
+        honeypot: HONEYPOT_FIELD,
+        state,
+    }
+}
+
+async fn show(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let (view, locale, ins_id) = match admit(&state, &req, &path, None).await {
+        Ok(v) => v,
+        Err(page) => return page,
+    };
+    let Some(ins) = state.instrument(&ins_id) else {
+        return error_page(
+            ApiError::internal("instrument not loaded"),
+            locale,
+            None,
+            None,
+        );
+    };
+    let f = form(
+        &view,
+        ins,
+        locale,
+        format!("/s/{}", view.deployment.id),
+        uuid::Uuid::new_v4().to_string(),
+        FormState::default(),
+    );
+    html(StatusCode::OK, page::survey_page(&f))
+}
+
+/// The form's fields, each name with all its values in order.
+pub fn parse_form(body: &[u8]) -> Result<HashMap<String, Vec<String>>, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|e| ApiError::field("body", format!("not a valid form: {e}")))?;
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for (k, v) in pairs {
+        out.entry(k).or_default().push(v);
+    }
+    Ok(out)
+}
+
+/// Turns the fields of the form into the `answers` object of the JSON API. A browser without
+/// JavaScript shows both driver lists, so the one the trust answer does not reveal is dropped
+/// rather than refused. Returns the per-question errors in the page's words.
+pub fn answers_from_form(
+    fields: &HashMap<String, Vec<String>>,
+    ins: &Instrument,
+    locale: &str,
+) -> Result<answers::ValidAnswers, Vec<(String, String)>> {
+    let w = words(locale);
+    let first = |k: &str| {
+        fields
+            .get(k)
+            .and_then(|v| v.first())
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+    };
+    let trust = first("trust").and_then(|t| t.parse::<i64>().ok());
+    let mut answers = Map::new();
+    let mut errs = vec![];
+    for q in &ins.questions {
+        match q.kind {
+            QuestionType::Thumbs | QuestionType::Likert5 => match first(&q.key) {
+                None if q.required => errs.push((q.key.clone(), w.err_required.into())),
+                None => {}
+                Some(v) => match v.parse::<i64>() {
+                    Ok(n) => {
+                        answers.insert(q.key.clone(), n.into());
+                    }
+                    Err(_) => errs.push((q.key.clone(), w.err_invalid.into())),
+                },
+            },
+            QuestionType::Drivers => {
+                let chosen: Vec<Value> = fields
+                    .get(&q.key)
+                    .into_iter()
+                    .flatten()
+                    .map(|s| Value::from(s.as_str()))
+                    .collect();
+                let positive = q.polarity == Some(crate::survey::Polarity::Positive);
+                let revealed = trust.is_some_and(|t| {
+                    let kind = ins.trust().kind;
+                    let t = t as i16;
+                    match crate::survey::sentiment(kind, t) {
+                        crate::survey::Sentiment::Positive => positive,
+                        _ => !positive,
+                    }
+                });
+                if revealed && !chosen.is_empty() {
+                    answers.insert(q.key.clone(), Value::Array(chosen));
+                }
+            }
+            QuestionType::Text => {
+                let max = q.max_length.unwrap_or(crate::survey::COMMENT_MAX_CHARS);
+                match first(&q.key) {
+                    None if q.required => errs.push((q.key.clone(), w.err_required.into())),
+                    None => {}
+                    Some(v) if v.chars().count() > max => errs.push((
+                        q.key.clone(),
+                        w.err_too_long.replace("{n}", &max.to_string()),
+                    )),
+                    Some(v) => {
+                        answers.insert(q.key.clone(), v.into());
+                    }
+                }
+            }
+        }
+    }
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    // Anything left (a value outside the scale, an unknown driver) is refused by the same rules
+    // as the JSON API; the page names the question.
+    answers::validate(&answers, ins, "answers").map_err(|fe| {
+        let mut out: Vec<(String, String)> = vec![];
+        for e in fe {
+            let key = e
+                .field
+                .trim_start_matches("answers.")
+                .split(['.', '['])
+                .next()
+                .unwrap_or("")
+                .to_string();
+            if !out.iter().any(|(k, _)| *k == key) {
+                out.push((key, w.err_invalid.into()));
+            }
+        }
+        out
+    })
+}
+
+/// A form post is accepted from this service's own pages (same host, or CX_PUBLIC_URL) and from
+/// the deployment's allowed origins; browsers always send `Origin` on a cross-site POST.
+fn origin_allowed(state: &AppState, req: &HttpRequest, view: &DeploymentView) -> bool {
+    let Some(origin) = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+    else {
+        return true;
+    };
+    let same_host = url::Url::parse(origin).ok().is_some_and(|u| {
+        let host = match (u.host_str(), u.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_string(),
+            _ => return false,
+        };
+        req.headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|h| h.eq_ignore_ascii_case(&host))
+    });
+    same_host || intake::check_origin(state, req, view).is_ok()
+}
+
+async fn answer(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let body = match intake::read_body(&req, payload, MAX_BODY).await {
+        Ok(b) => b,
+        Err(e) => return error_page(e, "en", None, None),
+    };
+    let fields = match parse_form(&body) {
+        Ok(f) => f,
+        Err(e) => return error_page(e, "en", None, None),
+    };
+    let form_locale = fields.get("locale").and_then(|v| v.first()).cloned();
+    let (view, locale, ins_id) = match admit(&state, &req, &path, form_locale.as_deref()).await {
+        Ok(v) => v,
+        Err(page) => return page,
+    };
+    let Some(ins) = state.instrument(&ins_id) else {
+        return error_page(
+            ApiError::internal("instrument not loaded"),
+            locale,
+            None,
+            None,
+        );
+    };
+    if !origin_allowed(&state, &req, &view) {
+        let e = ApiError::Forbidden("this form was posted from another site".into());
+        return error_page(e, locale, Some(&view), Some(ins));
+    }
+    if let Err(e) = intake::rate_limit(&state, &req) {
+        return error_page(e, locale, Some(&view), Some(ins));
+    }
+    let submission_id = fields
+        .get("submission_id")
+        .and_then(|v| v.first())
+        .and_then(|s| uuid::Uuid::parse_str(s).ok())
+        .filter(|u| !u.is_nil())
+        .unwrap_or_else(uuid::Uuid::new_v4);
+    let action = format!("/s/{}", view.deployment.id);
+    let thanks = format!("{action}/thanks?locale={locale}");
+    let valid = match answers_from_form(&fields, ins, locale) {
+        Ok(a) => a,
+        Err(errors) => {
+            let values = fields.clone();
+            let f = form(
+                &view,
+                ins,
+                locale,
+                action,
+                submission_id.to_string(),
+                FormState { values, errors },
+            );
+            return html(StatusCode::UNPROCESSABLE_ENTITY, page::survey_page(&f));
+        }
+    };
+    let m = crate::ops::metrics();
+    let honeypot = fields
+        .get(HONEYPOT_FIELD)
+        .is_some_and(|v| v.iter().any(|s| !s.is_empty()));
+    if honeypot {
+        m.responses.with_label_values(&["honeypot"]).inc();
+        return see_other(&thanks);
+    }
+    let row = NewResponse {
+        submission_id: Some(submission_id.to_string()),
+        locale: locale.to_string(),
+        ..NewResponse::counted(&view.deployment, ins, "hosted", valid)
+    };
+    match state.writer.store_response(row).await {
+        Ok(Stored::Created(_)) => m.responses.with_label_values(&["stored"]).inc(),
+        Ok(Stored::Duplicate(_)) => m.responses.with_label_values(&["duplicate"]).inc(),
+        Err(e) => return error_page(e, locale, Some(&view), Some(ins)),
+    }
+    // Post/Redirect/Get: reloading the thank-you page does not post again.
+    see_other(&thanks)
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+async fn thanks(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let wanted = wanted_locales(&req, None);
+    let locale = plain_locale(&wanted);
+    let view = match intake::load(&state, &path).await {
+        Ok(v) => v,
+        Err(e) => return error_page(e, locale, None, None),
+    };
+    let ins = state.instrument(&view.deployment.instrument_id);
+    let w = words(locale);
+    html(
+        StatusCode::OK,
+        page::message_page(
+            locale,
+            Some(&view.agency.name),
+            "success",
+            w.thanks_title,
+            &[w.thanks_body.into()],
+            ins,
+        ),
+    )
+}

@@ -1,0 +1,402 @@
+//! Server-rendered pages of the hosted survey (`/s/{id}`, and the email link's `/r/{token}`):
+//! U.S. Web Design System markup, no inline script or style, complete without JavaScript.
+
+use std::collections::HashMap;
+
+use maud::{html, Markup, DOCTYPE};
+
+use super::assets::assets;
+use crate::registry::DeploymentView;
+use crate::survey::{Instrument, Localized, Polarity, QuestionType};
+
+/// The words of the page around the instrument's own text.
+pub struct Words {
+    pub official: &'static str,
+    pub skip: &'static str,
+    pub required: &'static str,
+    pub required_note: &'static str,
+    pub submit: &'static str,
+    pub problem: &'static str,
+    pub err_required: &'static str,
+    pub err_invalid: &'static str,
+    pub err_too_long: &'static str,
+    pub if_answered: &'static str,
+    pub max_chars: &'static str,
+    pub thanks_title: &'static str,
+    pub thanks_body: &'static str,
+    pub gone_title: &'static str,
+    pub gone_closed: &'static str,
+    pub gone_expired: &'static str,
+    pub not_found_title: &'static str,
+    pub not_found_body: &'static str,
+    pub slow_down: &'static str,
+    pub omb: &'static str,
+    pub expires: &'static str,
+    pub pra_link: &'static str,
+    pub new_tab: &'static str,
+    /// The language's own name, for the link to it.
+    pub language_name: &'static str,
+}
+
+pub const EN: Words = Words {
+    official: "An official website of the United States government",
+    skip: "Skip to main content",
+    required: "Required",
+    required_note: "Questions marked “Required” must be answered.",
+    submit: "Submit",
+    problem: "There is a problem with your response",
+    err_required: "Please answer this question.",
+    err_invalid: "Please choose one of the answers offered.",
+    err_too_long: "Please use {n} characters or fewer.",
+    if_answered: "Answer this if you chose “{answers}” above.",
+    max_chars: "You can enter up to {n} characters.",
+    thanks_title: "Thank you for your feedback",
+    thanks_body: "Your response has been recorded. You can close this page.",
+    gone_title: "This survey is no longer collecting responses",
+    gone_closed: "This survey has been closed.",
+    gone_expired: "Its approval under the Paperwork Reduction Act (OMB control number {omb}) ended on {date}.",
+    not_found_title: "Survey not found",
+    not_found_body: "Please check the link you followed. The address may be incomplete.",
+    slow_down: "Too many responses came from your network in the last minute. Please wait a moment, then submit again.",
+    omb: "OMB Control No.",
+    expires: "Expires",
+    pra_link: "Paperwork Reduction Act statement",
+    new_tab: "(opens in a new tab)",
+    language_name: "English",
+};
+
+pub const ES: Words = Words {
+    official: "Un sitio oficial del Gobierno de Estados Unidos",
+    skip: "Ir al contenido principal",
+    required: "Obligatoria",
+    required_note: "Debe responder las preguntas marcadas como “Obligatoria”.",
+    submit: "Enviar",
+    problem: "Hay un problema con su respuesta",
+    err_required: "Responda esta pregunta.",
+    err_invalid: "Elija una de las respuestas ofrecidas.",
+    err_too_long: "Use {n} caracteres o menos.",
+    if_answered: "Responda si eligió «{answers}» arriba.",
+    max_chars: "Puede escribir hasta {n} caracteres.",
+    thanks_title: "Gracias por sus comentarios",
+    thanks_body: "Su respuesta quedó registrada. Puede cerrar esta página.",
+    gone_title: "Esta encuesta ya no acepta respuestas",
+    gone_closed: "Esta encuesta se cerró.",
+    gone_expired: "Su aprobación conforme a la Ley de Reducción de Trámites (número de control de la OMB {omb}) venció el {date}.",
+    not_found_title: "No se encontró la encuesta",
+    not_found_body: "Revise el enlace que siguió. Es posible que la dirección esté incompleta.",
+    slow_down: "Se enviaron demasiadas respuestas desde su red en el último minuto. Espere un momento y vuelva a enviar.",
+    omb: "N.º de control de la OMB",
+    expires: "Vence el",
+    pra_link: "Declaración de la Ley de Reducción de Trámites",
+    new_tab: "(se abre en una pestaña nueva)",
+    language_name: "Español",
+};
+
+pub fn words(locale: &str) -> &'static Words {
+    if locale == "es" {
+        &ES
+    } else {
+        &EN
+    }
+}
+
+fn date(locale: &str, d: chrono::NaiveDate) -> String {
+    use chrono::Datelike;
+    if locale == "es" {
+        const M: [&str; 12] = [
+            "enero",
+            "febrero",
+            "marzo",
+            "abril",
+            "mayo",
+            "junio",
+            "julio",
+            "agosto",
+            "septiembre",
+            "octubre",
+            "noviembre",
+            "diciembre",
+        ];
+        format!("{} de {} de {}", d.day(), M[d.month0() as usize], d.year())
+    } else {
+        d.format("%m/%d/%Y").to_string()
+    }
+}
+
+/// The page frame: banner, agency header, main content, the stylesheet and the small script.
+pub fn shell(locale: &str, title: &str, agency: Option<&str>, main: Markup) -> String {
+    let w = words(locale);
+    let a = assets();
+    html! {
+        (DOCTYPE)
+        html lang=(locale) {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                link rel="stylesheet" href=(a.url("uswds/css/uswds.min.css"));
+                link rel="stylesheet" href=(a.url("hosted.css"));
+                script src=(a.url("hosted.js")) defer {}
+            }
+            body {
+                a.usa-skipnav href="#main-content" { (w.skip) }
+                section.usa-banner aria-label=(w.official) {
+                    div.usa-banner__header {
+                        div.usa-banner__inner {
+                            div.grid-col-auto {
+                                img.usa-banner__header-flag src=(a.url("uswds/img/us_flag_small.png")) alt="";
+                            }
+                            div."grid-col-fill" {
+                                p.usa-banner__header-text { (w.official) }
+                            }
+                        }
+                    }
+                }
+                @if let Some(agency) = agency {
+                    header.usa-header.usa-header--basic {
+                        div.usa-nav-container {
+                            div.usa-navbar {
+                                div.usa-logo { em.usa-logo__text { (agency) } }
+                            }
+                        }
+                    }
+                }
+                main #main-content.usa-section tabindex="-1" {
+                    div.grid-container { (main) }
+                }
+            }
+        }
+    }
+    .into_string()
+}
+
+/// The PRA facts every collection must show.
+pub fn pra_footer(ins: &Instrument, locale: &str) -> Markup {
+    let w = words(locale);
+    let p = &ins.pra;
+    html! {
+        footer.cx-pra {
+            p.cx-pra__omb {
+                (w.omb) " " (p.omb_control_number) " · " (w.expires) " " (date(locale, p.expiration_date))
+            }
+            p { (tr(&p.burden_statement, locale)) }
+            p {
+                a.usa-link.usa-link--external href=(p.federal_register_url) target="_blank" rel="noopener noreferrer" {
+                    (w.pra_link) span.usa-sr-only { " " (w.new_tab) }
+                }
+            }
+        }
+    }
+}
+
+fn tr(m: &Localized, locale: &str) -> String {
+    m.get(locale).cloned().unwrap_or_default()
+}
+
+/// What the form shows: the answers given so far and the errors per question key.
+#[derive(Default)]
+pub struct FormState {
+    pub values: HashMap<String, Vec<String>>,
+    pub errors: Vec<(String, String)>,
+}
+
+impl FormState {
+    fn has(&self, key: &str, v: &str) -> bool {
+        self.values
+            .get(key)
+            .is_some_and(|vs| vs.iter().any(|x| x == v))
+    }
+    fn error(&self, key: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, e)| e.as_str())
+    }
+}
+
+pub struct SurveyForm<'a> {
+    pub view: &'a DeploymentView,
+    pub ins: &'a Instrument,
+    pub locale: &'a str,
+    /// Where the form posts: `/s/{id}` or `/r/{token}`.
+    pub action: String,
+    /// The link to the same page in the other language, if the instrument has one.
+    pub other_locale: Option<(String, String)>,
+    pub submission_id: String,
+    pub honeypot: &'static str,
+    pub state: FormState,
+}
+
+pub fn survey_page(f: &SurveyForm) -> String {
+    let (ins, locale, w) = (f.ins, f.locale, words(f.locale));
+    let fill = |m: &Localized| {
+        tr(m, locale)
+            .replace("{service}", &f.view.service.name)
+            .replace("{agency}", &f.view.agency.name)
+    };
+    let title = fill(&ins.title);
+    let trust = ins.trust();
+    let trust_labels = trust
+        .choices
+        .as_ref()
+        .and_then(|c| c.get(locale))
+        .cloned()
+        .unwrap_or_default();
+    let first_value = |kind: QuestionType| if kind == QuestionType::Thumbs { 0 } else { 1 };
+    let main = html! {
+        @if let Some((href, lang)) = &f.other_locale {
+            p.cx-lang { a.usa-link href=(href) lang=(lang) hreflang=(lang) { (words(lang).language_name) } }
+        }
+        h1 { (title) }
+        p.usa-intro { (f.view.service.name) }
+        @if !f.state.errors.is_empty() {
+            div.usa-alert.usa-alert--error role="alert" {
+                div.usa-alert__body {
+                    h2.usa-alert__heading { (w.problem) }
+                    ul.usa-list {
+                        @for (key, msg) in &f.state.errors {
+                            li { a.usa-link href={ "#q-" (key) } { (msg) } }
+                        }
+                    }
+                }
+            }
+        }
+        p.cx-required-note { (w.required_note) }
+        form.usa-form.usa-form--large.cx-form method="post" action=(f.action) novalidate {
+            input type="hidden" name="submission_id" value=(f.submission_id);
+            input type="hidden" name="locale" value=(locale);
+            @for q in &ins.questions {
+                @let err = f.state.error(&q.key);
+                @let err_id = format!("{}-error", q.key);
+                @let hint_id = format!("{}-hint", q.key);
+                @match q.kind {
+                    QuestionType::Thumbs | QuestionType::Likert5 => {
+                        fieldset.usa-fieldset.cx-q #{ "q-" (q.key) } aria-describedby=[err.map(|_| &err_id)] {
+                            legend.usa-legend.usa-legend--large { (fill(&q.text)) @if q.required { " " span.cx-req { "(" (w.required) ")" } } }
+                            @if let Some(h) = &q.hint { span.usa-hint #(hint_id) { (fill(h)) } }
+                            @if let Some(e) = err { span.usa-error-message #(err_id) { (e) } }
+                            div.cx-choices.cx-choices--row[q.kind == QuestionType::Thumbs] {
+                                @for (i, label) in q.choices.as_ref().and_then(|c| c.get(locale)).into_iter().flatten().enumerate() {
+                                    @let v = (first_value(q.kind) + i).to_string();
+                                    @let id = format!("{}-{}", q.key, v);
+                                    div.usa-radio {
+                                        input.usa-radio__input.usa-radio__input--tile #(id) type="radio" name=(q.key) value=(v)
+                                            checked[f.state.has(&q.key, &v)] required[q.required] aria-invalid=[err.map(|_| "true")];
+                                        label.usa-radio__label for=(id) { (label) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    QuestionType::Drivers => {
+                        @let shows: Vec<usize> = match (trust.kind, q.polarity) {
+                            (QuestionType::Thumbs, Some(Polarity::Positive)) => vec![1],
+                            (QuestionType::Thumbs, _) => vec![0],
+                            (_, Some(Polarity::Positive)) => vec![4, 5],
+                            _ => vec![1, 2, 3],
+                        };
+                        @let values = shows.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" ");
+                        @let labels = shows.iter().filter_map(|v| trust_labels.get(v - first_value(trust.kind))).cloned().collect::<Vec<_>>().join("”, “");
+                        fieldset.usa-fieldset.cx-q.cx-reveal #{ "q-" (q.key) } data-show-if-values=(values)
+                            aria-describedby={ (hint_id) "-if" @if err.is_some() { " " (err_id) } } {
+                            legend.usa-legend.usa-legend--large { (fill(&q.text)) }
+                            span.usa-hint.cx-if #{ (hint_id) "-if" } { (w.if_answered.replace("{answers}", &labels)) }
+                            @if let Some(h) = &q.hint { span.usa-hint { (fill(h)) } }
+                            @if let Some(e) = err { span.usa-error-message #(err_id) { (e) } }
+                            div.cx-choices {
+                                @for o in q.options.iter().flatten() {
+                                    @let id = format!("{}-{}", q.key, o.key);
+                                    div.usa-checkbox {
+                                        input.usa-checkbox__input.usa-checkbox__input--tile #(id) type="checkbox" name=(q.key) value=(o.key)
+                                            checked[f.state.has(&q.key, &o.key)];
+                                        label.usa-checkbox__label for=(id) { (fill(&o.label)) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    QuestionType::Text => {
+                        @let max = q.max_length.unwrap_or(crate::survey::COMMENT_MAX_CHARS);
+                        div.usa-form-group.cx-q.usa-form-group--error[err.is_some()] #{ "q-" (q.key) } {
+                            label.usa-label for=(q.key) { (fill(&q.text)) @if q.required { " " span.cx-req { "(" (w.required) ")" } } }
+                            span.usa-hint #(hint_id) {
+                                @if let Some(h) = &q.hint { (fill(h)) " " }
+                                (w.max_chars.replace("{n}", &max.to_string()))
+                            }
+                            @if let Some(e) = err { span.usa-error-message #(err_id) { (e) } }
+                            textarea.usa-textarea #(q.key) name=(q.key) rows="5" maxlength=(max)
+                                aria-describedby={ (hint_id) @if err.is_some() { " " (err_id) } }
+                                aria-invalid=[err.map(|_| "true")] {
+                                (f.state.values.get(&q.key).and_then(|v| v.first()).map(String::as_str).unwrap_or(""))
+                            }
+                        }
+                    }
+                }
+            }
+            div.cx-hp aria-hidden="true" {
+                label for="cx-hp" { (f.honeypot.replace('_', " ")) }
+                input #cx-hp type="text" name=(f.honeypot) tabindex="-1" autocomplete="off";
+            }
+            button.usa-button.usa-button--big type="submit" { (w.submit) }
+        }
+        (pra_footer(ins, locale))
+    };
+    shell(locale, &title, Some(&f.view.agency.name), main)
+}
+
+/// A page with a heading, a message and, for PRA-bound pages, the PRA facts.
+pub fn message_page(
+    locale: &str,
+    agency: Option<&str>,
+    kind: &str,
+    heading: &str,
+    body: &[String],
+    pra: Option<&Instrument>,
+) -> String {
+    let main = html! {
+        div.usa-alert.{ "usa-alert--" (kind) } {
+            div.usa-alert__body {
+                h1.usa-alert__heading { (heading) }
+                @for p in body { p.usa-alert__text { (p) } }
+            }
+        }
+        @if let Some(ins) = pra { (pra_footer(ins, locale)) }
+    };
+    shell(locale, heading, agency, main)
+}
+
+/// `/demo`: one host page per widget mode, for trying the widget locally.
+pub fn demo_page(mode: &str, deployment: &str, others: &[(String, String)]) -> String {
+    let a = assets();
+    let target = match mode {
+        "button" => Some("#give-feedback"),
+        "inline" => Some("#survey-here"),
+        _ => None,
+    };
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "cx-survey widget demo: " (mode) }
+                link rel="stylesheet" href=(a.url("uswds/css/uswds.min.css"));
+                script src="/widget.js" data-deployment=(deployment) data-mode=(mode) data-target=[target] defer {}
+            }
+            body {
+                main.usa-section { div.grid-container {
+                    h1 { "Widget demo: " (mode) " mode" }
+                    p { "A stand-in for an agency page after a transaction. The tag on this page:" }
+                    pre.cx-code { code { (format!("<script src=\"/widget.js\" data-deployment=\"{deployment}\" data-mode=\"{mode}\"{} defer></script>",
+                        target.map(|t| format!(" data-target=\"{t}\"")).unwrap_or_default())) } }
+                    @if mode == "button" { button.usa-button #give-feedback type="button" { "Tell us how we did" } }
+                    @if mode == "inline" { div #survey-here {} }
+                    @if mode == "modal" { p { "The floating “Feedback” button is at the bottom right." } }
+                    h2 { "Other modes and deployments" }
+                    ul.usa-list { @for (href, label) in others { li { a.usa-link href=(href) { (label) } } } }
+                } }
+            }
+        }
+    }
+    .into_string()
+}
