@@ -61,18 +61,37 @@ pub struct ResponseRow {
 /// Driver cells as OMB wants them: `null` if the instrument does not offer the driver on that
 /// list, else `1` chosen / `0` not chosen (or not shown).
 pub fn driver_cells(ins: Option<&Instrument>, pos: i32, neg: i32) -> Vec<String> {
-    let mut out = Vec::with_capacity(14);
-    for (polarity, mask) in [(Polarity::Positive, pos), (Polarity::Negative, neg)] {
-        let offered = ins.map(|i| i.offered_drivers(polarity)).unwrap_or(0);
-        for (bit, _) in DRIVERS.iter().enumerate() {
+    let offered = offered_masks(ins);
+    driver_cells_static(offered, pos, neg)
+        .iter()
+        .map(|c| c.to_string())
+        .collect()
+}
+
+/// The drivers an instrument offers on its positive and negative lists, as bit masks.
+pub fn offered_masks(ins: Option<&Instrument>) -> (i32, i32) {
+    ins.map(|i| {
+        (
+            i.offered_drivers(Polarity::Positive),
+            i.offered_drivers(Polarity::Negative),
+        )
+    })
+    .unwrap_or((0, 0))
+}
+
+/// `driver_cells` without an allocation, for writers of millions of rows.
+pub fn driver_cells_static(offered: (i32, i32), pos: i32, neg: i32) -> [&'static str; 14] {
+    let mut out = [""; 14];
+    for (half, (offered, mask)) in [(offered.0, pos), (offered.1, neg)].into_iter().enumerate() {
+        for bit in 0..DRIVERS.len() {
             let b = 1 << bit;
-            out.push(if offered & b == 0 {
-                "null".into()
+            out[half * DRIVERS.len() + bit] = if offered & b == 0 {
+                "null"
             } else if mask & b != 0 {
-                "1".into()
+                "1"
             } else {
-                "0".into()
-            });
+                "0"
+            };
         }
     }
     out

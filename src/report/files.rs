@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::{Report, Scope};
-use crate::admin::responses::{csv_safe, driver_cells, UPLOAD_HEADER};
+use crate::admin::responses::{csv_safe, driver_cells_static, offered_masks, UPLOAD_HEADER};
 use crate::db::schema::responses;
 use crate::db::{AnyConnection, Pool};
 use crate::fiscal::FiscalQuarter;
@@ -341,8 +341,15 @@ fn write_slice(
     suffix: &str,
     progress: &Progress,
 ) -> Result<(), ReportError> {
-    let mut files: HashMap<&str, (csv::Writer<BufWriter<fs::File>>, &str, std::path::PathBuf)> =
-        HashMap::new();
+    // Per deployment: its file, its instrument, and the offered-driver masks of the instrument
+    // version last seen (computed once per version, not per row).
+    type Out<'a> = (
+        csv::Writer<BufWriter<fs::File>>,
+        &'a str,
+        std::path::PathBuf,
+        Option<(i32, (i32, i32))>,
+    );
+    let mut files: HashMap<&str, Out> = HashMap::new();
     for d in &report.details {
         let path = out.join(format!("{}{suffix}", d.response_file));
         let file = fs::File::create(&path).map_err(io(&path))?;
@@ -352,29 +359,39 @@ fn write_slice(
         }
         files.insert(
             d.deployment_id.as_str(),
-            (w, d.instrument_id.as_str(), path),
+            (w, d.instrument_id.as_str(), path, None),
         );
     }
     let mut c = pool.get()?;
     let mut after: Option<(NaiveDateTime, String)> = None;
-    let mut cells: Vec<String> = Vec::with_capacity(17);
+    const SCALE: [&str; 6] = ["0", "1", "2", "3", "4", "5"];
     loop {
         let rows = page(&mut c, lo, hi, after.as_ref())?;
         let n = rows.len();
         let last_id = rows.last().map(|r| r.1.clone());
         for (deployment_id, id, external_id, version, trust, pos, neg, comment) in rows {
             // Rows of deployments outside the report (another HISP) are passed over.
-            let Some((w, instrument_id, _)) = files.get_mut(deployment_id.as_str()) else {
+            let Some((w, instrument_id, _, masks)) = files.get_mut(deployment_id.as_str()) else {
                 continue;
             };
-            cells.clear();
-            cells.push(external_id.unwrap_or(id));
-            cells.push(trust.map(|t| t.to_string()).unwrap_or_default());
-            cells.extend(driver_cells(defs.version(instrument_id, version), pos, neg));
-            cells.push(comment.unwrap_or_default());
-            for c in &cells {
-                w.write_field(safe(c).as_bytes())?;
+            let offered = match *masks {
+                Some((v, m)) if v == version => m,
+                _ => {
+                    let m = offered_masks(defs.version(instrument_id, version));
+                    *masks = Some((version, m));
+                    m
+                }
+            };
+            w.write_field(safe(external_id.as_deref().unwrap_or(&id)).as_bytes())?;
+            match trust {
+                Some(t) if (0..6).contains(&t) => w.write_field(SCALE[t as usize])?,
+                Some(t) => w.write_field(t.to_string())?,
+                None => w.write_field("")?,
             }
+            for cell in driver_cells_static(offered, pos, neg) {
+                w.write_field(cell)?;
+            }
+            w.write_field(safe(comment.as_deref().unwrap_or("")).as_bytes())?;
             w.write_record(std::iter::empty::<&[u8]>())?;
         }
         progress.add(n as u64);
@@ -389,7 +406,7 @@ fn write_slice(
             .first(&mut c)?;
         after = Some((ts, id));
     }
-    for (_, (mut w, _, path)) in files {
+    for (_, (mut w, _, path, _)) in files {
         w.flush().map_err(io(&path))?;
     }
     Ok(())
