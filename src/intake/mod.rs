@@ -278,6 +278,27 @@ pub struct Created {
     pub id: String,
 }
 
+/// Locales asked for: `first` (e.g. a form's field), then `?locale=`, then `Accept-Language`,
+/// most wanted first.
+pub fn wanted_locales(req: &HttpRequest, first: Option<&str>) -> Vec<String> {
+    let query = web::Query::<HashMap<String, String>>::from_query(req.query_string())
+        .map(|q| q.into_inner())
+        .unwrap_or_default();
+    let mut wanted: Vec<String> = first.map(str::to_string).into_iter().collect();
+    wanted.extend(query.get("locale").cloned());
+    if let Some(al) = req
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+    {
+        wanted.extend(
+            al.split(',')
+                .map(|p| p.split(';').next().unwrap_or("").trim().to_string()),
+        );
+    }
+    wanted
+}
+
 /// What a renderer needs to show a deployment.
 #[utoipa::path(get, path = "/api/v1/deployments/{id}", tag = "public",
     params(("id" = String, Path, description = "Deployment id"), ("locale" = Option<String>, Query, description = "en or es")),
@@ -291,21 +312,7 @@ pub async fn get_deployment(
     let view = load(&state, &path).await?;
     check_origin(&state, &req, &view)?;
     let ins = ensure_collecting(&state, &view)?;
-    let query =
-        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
-            .map(|q| q.into_inner())
-            .unwrap_or_default();
-    let mut wanted: Vec<String> = query.get("locale").cloned().into_iter().collect();
-    if let Some(al) = req
-        .headers()
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-    {
-        wanted.extend(
-            al.split(',')
-                .map(|p| p.split(';').next().unwrap_or("").trim().to_string()),
-        );
-    }
+    let wanted = wanted_locales(&req, None);
     let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
     let locale = ins.pick_locale(&wanted).to_string();
     let body = render(&view, ins, &locale);

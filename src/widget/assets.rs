@@ -138,7 +138,9 @@ fn serve(req: &HttpRequest, name: &str, cache: &'static str) -> HttpResponse {
     resp.insert_header((header::ETAG, a.etag.clone()))
         .insert_header((header::CACHE_CONTROL, cache))
         .insert_header((header::VARY, "Accept-Encoding"))
-        // Host pages that isolate themselves (COEP) may still load the widget.
+        // Public files: any page may load them, also with `integrity=` (SRI needs CORS) and
+        // from behind COEP. The API's origins are checked per deployment, never `*`.
+        .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"))
         .insert_header(("Cross-Origin-Resource-Policy", "cross-origin"));
     if matches {
         return resp.finish();

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::page::{self, words, FormState, SurveyForm};
 use crate::error::ApiError;
 use crate::intake::writer::{NewResponse, Stored};
-use crate::intake::{self, answers, HONEYPOT_FIELD, MAX_BODY};
+use crate::intake::{self, answers, wanted_locales, HONEYPOT_FIELD, MAX_BODY};
 use crate::registry::DeploymentView;
 use crate::startup::AppState;
 use crate::survey::{Instrument, QuestionType};
@@ -44,26 +44,6 @@ pub fn html(status: StatusCode, body: String) -> HttpResponse {
             "max-age=31536000; includeSubDomains",
         ))
         .body(body)
-}
-
-/// Locales asked for by `?locale=` and then `Accept-Language`, most wanted first.
-pub fn wanted_locales(req: &HttpRequest, form_locale: Option<&str>) -> Vec<String> {
-    let query = web::Query::<HashMap<String, String>>::from_query(req.query_string())
-        .map(|q| q.into_inner())
-        .unwrap_or_default();
-    let mut wanted: Vec<String> = form_locale.map(str::to_string).into_iter().collect();
-    wanted.extend(query.get("locale").cloned());
-    if let Some(al) = req
-        .headers()
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-    {
-        wanted.extend(
-            al.split(',')
-                .map(|p| p.split(';').next().unwrap_or("").trim().to_string()),
-        );
-    }
-    wanted
 }
 
 /// The locale of a page that has no instrument (unknown survey): Spanish if asked for first.

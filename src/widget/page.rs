@@ -255,7 +255,7 @@ pub fn survey_page(f: &SurveyForm) -> String {
                     h2.usa-alert__heading { (w.problem) }
                     ul.usa-list {
                         @for (key, msg) in &f.state.errors {
-                            li { a.usa-link href={ "#q-" (key) } { (msg) } }
+                            li { a.usa-link href={ "#q-" (key) } { (short_text(ins, key, &fill)) ": " (msg) } }
                         }
                     }
                 }
@@ -272,7 +272,7 @@ pub fn survey_page(f: &SurveyForm) -> String {
                 @match q.kind {
                     QuestionType::Thumbs | QuestionType::Likert5 => {
                         fieldset.usa-fieldset.cx-q #{ "q-" (q.key) } aria-describedby=[err.map(|_| &err_id)] {
-                            legend.usa-legend.usa-legend--large { (fill(&q.text)) @if q.required { " " span.cx-req { "(" (w.required) ")" } } }
+                            legend.usa-legend.cx-legend { (fill(&q.text)) @if q.required { " " span.cx-req { "(" (w.required) ")" } } }
                             @if let Some(h) = &q.hint { span.usa-hint #(hint_id) { (fill(h)) } }
                             @if let Some(e) = err { span.usa-error-message #(err_id) { (e) } }
                             div.cx-choices.cx-choices--row[q.kind == QuestionType::Thumbs] {
@@ -299,7 +299,7 @@ pub fn survey_page(f: &SurveyForm) -> String {
                         @let labels = shows.iter().filter_map(|v| trust_labels.get(v - first_value(trust.kind))).cloned().collect::<Vec<_>>().join("”, “");
                         fieldset.usa-fieldset.cx-q.cx-reveal #{ "q-" (q.key) } data-show-if-values=(values)
                             aria-describedby={ (hint_id) "-if" @if err.is_some() { " " (err_id) } } {
-                            legend.usa-legend.usa-legend--large { (fill(&q.text)) }
+                            legend.usa-legend.cx-legend { (fill(&q.text)) }
                             span.usa-hint.cx-if #{ (hint_id) "-if" } { (w.if_answered.replace("{answers}", &labels)) }
                             @if let Some(h) = &q.hint { span.usa-hint { (fill(h)) } }
                             @if let Some(e) = err { span.usa-error-message #(err_id) { (e) } }
@@ -342,6 +342,17 @@ pub fn survey_page(f: &SurveyForm) -> String {
         (pra_footer(ins, locale))
     };
     shell(locale, &title, Some(&f.view.agency.name), main)
+}
+
+/// The start of a question's text, to name it in the error summary.
+fn short_text(ins: &Instrument, key: &str, fill: &dyn Fn(&Localized) -> String) -> String {
+    let text = ins.question(key).map(|q| fill(&q.text)).unwrap_or_default();
+    if text.chars().count() <= 60 {
+        return text.trim_end_matches(['.', '?', ':']).to_string();
+    }
+    let cut: String = text.chars().take(60).collect();
+    let cut = cut.rsplit_once(' ').map(|(a, _)| a).unwrap_or(&cut);
+    format!("{cut}…")
 }
 
 /// A page with a heading, a message and, for PRA-bound pages, the PRA facts.

@@ -224,6 +224,18 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The deployment's responses as the admin JSON export lists them.
+    pub async fn exported(&self, dep: &str) -> Vec<Value> {
+        let path = format!("/api/v1/admin/responses?format=json&deployment={dep}");
+        let v: Value = self
+            .admin(&self.key, reqwest::Method::GET, &path, None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        v["responses"].as_array().cloned().unwrap_or_default()
+    }
+
     pub fn responses(&self) -> i64 {
         self.count("responses")
     }

@@ -239,18 +239,8 @@ async fn hosted_form_post_stores_once_and_thanks(b: Backend) {
     let html = thanks.text().await.unwrap();
     assert!(html.contains("Gracias por sus comentarios") && html.contains("3090-0321"));
 
-    let rows: serde_json::Value = app
-        .admin(
-            &app.key,
-            reqwest::Method::GET,
-            &format!("/api/v1/admin/responses?format=json&deployment={dep}"),
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let row = &rows["responses"][0];
+    let rows = app.exported(&dep).await;
+    let row = &rows[0];
     assert_eq!(row["source"], "hosted");
     assert_eq!(row["locale"], "es");
     assert_eq!(row["answers"]["went_well"], json!(["ease", "humanity"]));
@@ -330,18 +320,8 @@ async fn hosted_form_keeps_only_the_revealed_driver_list(b: Backend) {
     );
     let r = post_form(&app, &dep, &body, None).await;
     assert_eq!(r.status(), 303);
-    let rows: serde_json::Value = app
-        .admin(
-            &app.key,
-            reqwest::Method::GET,
-            &format!("/api/v1/admin/responses?format=json&deployment={dep}"),
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let a = &rows["responses"][0]["answers"];
+    let rows = app.exported(&dep).await;
+    let a = &rows[0]["answers"];
     assert_eq!(a["went_poorly"], json!(["efficiency", "other"]));
     assert!(a.get("went_well").is_none(), "{a}");
 }

@@ -1,25 +1,24 @@
-// Browser checks for the embeddable widget (assets/widget.js, assets/widget.css), run in a real
-// headless Chromium against a real running cx-survey server.
+// Browser checks for the embeddable widget (served by cx-survey at /widget.js) and the hosted
+// survey page, in a real headless Chromium against the real server, with the host pages served
+// from another origin under a strict Content-Security-Policy.
 //
-//   CX_URL=http://127.0.0.1:18090 CX_KEY=cxs_… CX_DEPLOYMENT=<a11-v2-thumbs deployment> \
-//   HOST_URL=http://127.0.0.1:18091 node tests/browser/widget.spec.mjs
+//   CX_BIN=target/debug/cx-survey DATABASE_URL=sqlite:///tmp/x.db node tests/browser/widget.spec.mjs
 //
-// CX_DEPLOYMENT must allow the origin HOST_URL. This script serves the host pages and the two
-// asset files on HOST_URL itself (with a strict Content-Security-Policy header), creates the
-// extra deployments it needs (likert, v1, closed) on the same service through the admin API, and
-// exits non-zero if any check fails. playwright-core and axe-core are resolved from the current
-// directory or NODE_PATH. Optional: CHROMIUM (default /usr/bin/chromium); CX_SERVER_STOP and
-// CX_SERVER_START (shell commands) add a check that a response submitted while the server is down
-// arrives exactly once after it comes back.
+// The script starts the server itself (so it can stop it mid-submit and start it again), creates
+// an admin key and the deployments it needs, serves the host pages on a second port, and exits
+// non-zero if any check fails. playwright-core and axe-core come from tests/browser/node_modules
+// (`npm ci --prefix tests/browser`). Optional: CHROMIUM (default /usr/bin/chromium),
+// CX_SCREENSHOTS (a folder for the screenshots of every state), CX_SURVEY_DEFS.
 import { createRequire } from 'node:module';
-import { execSync } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
+import net from 'node:net';
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
-const searchPaths = [process.cwd(), ...(process.env.NODE_PATH || '').split(path.delimiter).filter(Boolean)];
+const searchPaths = [path.dirname(fileURLToPath(import.meta.url)), process.cwd(), ...(process.env.NODE_PATH || '').split(path.delimiter).filter(Boolean)];
 const resolve = (name) => require.resolve(name, { paths: searchPaths });
 const { chromium } = require(resolve('playwright-core'));
 const axeSource = fs.readFileSync(resolve('axe-core'), 'utf8');
@@ -30,14 +29,40 @@ const env = (k) => {
     console.error(`missing environment variable ${k}`);
     process.exit(2);
   }
-  return v.replace(/\/+$/, '');
+  return v;
 };
-const CX_URL = env('CX_URL');
-const CX_KEY = env('CX_KEY');
-const DEP = env('CX_DEPLOYMENT');
-const HOST_URL = env('HOST_URL');
+const BIN = env('CX_BIN');
+const DATABASE_URL = env('DATABASE_URL');
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const DEFS = process.env.CX_SURVEY_DEFS || path.resolve(HERE, '../../survey-defs');
+const SHOTS = process.env.CX_SCREENSHOTS || '';
+const freePort = () => new Promise((r) => {
+  const srv = net.createServer().listen(0, '127.0.0.1', () => {
+    const { port } = srv.address();
+    srv.close(() => r(port));
+  });
+});
+const CX_PORT = await freePort();
+const CX_URL = `http://127.0.0.1:${CX_PORT}`;
+const HOST_URL = `http://127.0.0.1:${await freePort()}`;
 const HOST = new URL(HOST_URL);
-const ASSETS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../assets');
+const serverEnv = { ...process.env, DATABASE_URL, CX_SURVEY_DEFS: DEFS, CX_RATE_LIMIT_PER_MINUTE: '0', CX_PUBLIC_URL: CX_URL, CX_DEMO: '1', RUST_LOG: process.env.CX_TEST_LOG || 'error' };
+const CX_KEY = execFileSync(BIN, ['keys', 'create', '--agency', 'browser-tests'], { env: serverEnv, encoding: 'utf8' }).trim().split('\n').pop();
+let serverProc = null;
+let DEP; // the main thumbs deployment, made once the server is up
+async function startServer() {
+  serverProc = spawn(BIN, ['serve', '--bind', `127.0.0.1:${CX_PORT}`], { env: serverEnv, stdio: ['ignore', 'ignore', 'inherit'] });
+  await until(async () => { try { return (await fetch(`${CX_URL}/healthz`)).ok; } catch { return false; } }, 'server up', 20000);
+}
+async function stopServer() {
+  const p = serverProc;
+  serverProc = null;
+  if (!p || p.exitCode !== null) return;
+  const gone = new Promise((r) => p.once('exit', r));
+  p.kill('SIGTERM');
+  await gone;
+}
+process.on('exit', () => { if (serverProc) serverProc.kill('SIGKILL'); });
 const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 const RUN = Date.now().toString(36);
 
@@ -89,14 +114,14 @@ async function rowsWith(dep, token) {
 // ---------------------------------------------------------------- host pages
 const pages = {};
 function page(name, { mode = 'modal', dep = DEP, lang = 'en', locale, target, body = '', hostile = false, extra = '' } = {}) {
-  const attrs = [`data-deployment="${dep}"`, `data-mode="${mode}"`, `data-api="${CX_URL}"`];
+  const attrs = [`data-deployment="${dep}"`, `data-mode="${mode}"`];
   if (target) attrs.push(`data-target="${target}"`);
   if (locale) attrs.push(`data-locale="${locale}"`);
   pages[name] = `<!doctype html>
 <html lang="${lang}"><head><meta charset="utf-8"><title>Host page ${name}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 ${hostile ? '<link rel="stylesheet" href="/host.css">' : ''}
-<script src="/widget.js" ${attrs.join(' ')} defer></script>
+<script src="${CX_URL}/widget.js" ${attrs.join(' ')} defer></script>
 ${extra}
 </head><body><header><a href="#main" id="host-link">Skip to content</a></header>
 <main id="main"><h1>Agency page ${name}</h1><p>Some host content.</p>${body}</main>
@@ -111,15 +136,12 @@ input{width:300px;display:block} div{padding:10px;line-height:3} p{margin:30px} 
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, HOST_URL);
   const self = `http://${req.headers.host}`;
-  const csp = `default-src 'none'; script-src ${self}; style-src ${self}; connect-src ${CX_URL}; img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
+  // The strictest policy a host can have and still embed the widget: its files and API only.
+  const csp = `default-src 'none'; script-src ${CX_URL}; style-src ${self} ${CX_URL}; connect-src ${CX_URL}; img-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`;
   const send = (status, type, body) => {
     res.writeHead(status, { 'Content-Type': type, 'Content-Security-Policy': csp, 'Cache-Control': 'no-store' });
     res.end(body);
   };
-  if (url.pathname === '/widget.js' || url.pathname === '/widget.css') {
-    const type = url.pathname.endsWith('.js') ? 'text/javascript' : 'text/css';
-    return send(200, `${type}; charset=utf-8`, fs.readFileSync(path.join(ASSETS, url.pathname)));
-  }
   if (url.pathname === '/host.css') return send(200, 'text/css', HOSTILE_CSS);
   const m = /^\/p\/([\w-]+)$/.exec(url.pathname);
   if (m && pages[m[1]]) return send(200, 'text/html; charset=utf-8', pages[m[1]]);
@@ -204,6 +226,13 @@ const question = (p, key) => `[id$="-${key}-q"]`;
 // ---------------------------------------------------------------- the checks
 async function main() {
   await new Promise((r, j) => server.listen(Number(HOST.port), HOST.hostname, r).on('error', j));
+  await startServer();
+  await admin('POST', '/hisps', { slug: 'ssa', name: 'Social Security Administration' });
+  await admin('POST', '/services', { slug: 'retire', name: 'Retirement benefits', hisp: 'ssa', channels: ['website'] });
+  DEP = (await admin('POST', '/deployments', {
+    instrument: 'a11-v2-thumbs', service: 'retire', channel: 'website',
+    transaction_point: 'After an online application', allowed_origins: [HOST.origin],
+  })).id;
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
@@ -286,6 +315,7 @@ async function main() {
     await p.click('.cxs-submit');
     await p.waitForSelector('.cxs-thanks', { state: 'visible' });
     assert(await p.isVisible('text=Thank you for your feedback.'), 'thank-you text');
+    await shot(p, 'modal-thank-you');
     assert(!(await visible(p, '.cxs-form')), 'form still shown after submit');
     assert(await p.isVisible('.cxs-pra'), 'PRA footer hidden on thank-you');
     await axe(p, 'modal thank-you');
@@ -419,7 +449,7 @@ async function main() {
     await close(q);
   });
 
-  await step('button mode: host element opens the dialog, focus returns to it', async () => {
+  await step('button mode: host element opens the dialog, focus returns to it, a submit stores the row', async () => {
     const p = await open(page('button', { mode: 'button', target: '#give-feedback', body: '<button id="give-feedback" type="button">Give feedback</button>' }));
     await p.waitForSelector('.cxs-root[data-cx-survey]', { state: 'attached' });
     assert(!(await p.$('.cxs-fab')), 'floating button rendered in button mode');
@@ -431,6 +461,20 @@ async function main() {
     assert((await active(p)).id === 'give-feedback', 'focus did not return to the host button');
     await p.evaluate((d) => window.CxSurvey.open(d), DEP);
     assert(await visible(p, '.cxs-dialog'), 'CxSurvey.open() did not open');
+    await p.check(`${question(p, 'trust')} input[value="1"]`);
+    const token = `button-${RUN}`;
+    await p.fill('textarea', token);
+    await p.click('.cxs-submit');
+    await p.waitForSelector('.cxs-thanks', { state: 'visible' });
+    await until(async () => (await rowsWith(DEP, token)).length === 1, 'button-mode row stored');
+    await clean(p);
+    await close(p);
+  });
+
+  await step('demo page (CX_DEMO=1, same origin as the service, the service\'s own CSP): inline widget renders', async () => {
+    const p = await openUrl(`${CX_URL}/demo/inline/${LIKERT}`);
+    assert(p.lastStatus === 200, `status ${p.lastStatus}`);
+    await p.waitForSelector('#survey-here .cxs-root form');
     await clean(p);
     await close(p);
   });
@@ -482,7 +526,7 @@ async function main() {
   });
 
   await step('two deployments on one page do not clash; one global', async () => {
-    const two = `<script src="/widget.js" data-deployment="${LIKERT}" data-mode="inline" data-target="#survey" data-api="${CX_URL}" defer></script>`;
+    const two = `<script src="${CX_URL}/widget.js" data-deployment="${LIKERT}" data-mode="inline" data-target="#survey" defer></script>`;
     const p = await open(page('multi', { extra: two, body: '<div id="survey"></div>' }));
     await p.waitForSelector('.cxs-fab');
     await p.waitForSelector('#survey .cxs-root form');
@@ -625,7 +669,24 @@ async function main() {
     await close(p);
   });
 
-  await step('422 from the server is shown next to the field (simulated: the real server sends no CORS headers on errors)', async () => {
+  await step('410 from the real server (closed while the survey was open) is announced, nothing queued', async () => {
+    const dep = await mk('a11-v2-thumbs', 'widget test closing');
+    const p = await open(page('closing', { dep }));
+    await openModal(p);
+    await admin('PATCH', `/deployments/${dep}`, { status: 'closed' });
+    await p.check(`${question(p, 'trust')} input[value="1"]`);
+    await p.click('.cxs-submit');
+    await p.waitForSelector('.cxs-alert p');
+    assert((await p.textContent('.cxs-alert')).includes('no longer accepting responses'), 'gone message');
+    assert(await p.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('cx-survey:pending:')).length) === 0, '410 left in the queue');
+    assert((await events(p)).some((e) => e.type === 'error' && e.detail.status === 410), 'no error event with 410');
+    await axe(p, 'server 410 shown');
+    await shot(p, 'modal-closed-while-open');
+    await clean(p, [/410/]);
+    await close(p);
+  });
+
+  await step('422 from the server is shown next to the field (simulated, since the widget checks first)', async () => {
     const p = await open(page('invalid'));
     await openModal(p);
     await p.route('**/api/v1/deployments/*/responses', (r) => r.fulfill({
@@ -689,7 +750,7 @@ async function main() {
     await close(p);
   });
 
-  if (process.env.CX_SERVER_STOP && process.env.CX_SERVER_START) {
+  {
     await step('real outage: server stopped before submitting, restarted, response arrives exactly once', async () => {
       const context = await browser.newContext();
       const p = await open(page('outage'), { context });
@@ -697,13 +758,12 @@ async function main() {
       await p.check(`${question(p, 'trust')} input[value="1"]`);
       const token = `outage-${RUN}`;
       await p.fill('textarea', token);
-      execSync(process.env.CX_SERVER_STOP, { stdio: 'inherit' });
+      await stopServer();
       await p.click('.cxs-submit');
       await p.waitForSelector('.cxs-thanks', { state: 'visible' });
       assert((await p.textContent('.cxs-thanks')).includes('will be sent'), 'queued message missing');
       await sleep(2500); // a few retries fail while the server is down
-      execSync(process.env.CX_SERVER_START, { stdio: 'inherit' });
-      await until(async () => { try { return (await fetch(`${CX_URL}/healthz`)).status < 500; } catch { return false; } }, 'server back', 15000);
+      await startServer();
       await p.reload();
       await p.evaluate(() => window.CxSurvey.flush());
       await until(async () => (await rowsWith(DEP, token)).length >= 1, 'queued response stored', 70000);
@@ -714,11 +774,158 @@ async function main() {
     });
   }
 
+  await hostedChecks(DEP, LIKERT, CLOSED);
+  await screenshots(DEP, LIKERT);
   await browser.close();
   server.close();
+  await stopServer();
   console.log(`\naxe violations per state: ${axeSummary.join(', ')}`);
   console.log(failures ? `${failures} check(s) failed` : 'all checks passed');
   process.exit(failures ? 1 : 0);
+}
+
+// ---------------------------------------------------------------- screenshots
+async function shot(p, name) {
+  if (!SHOTS) return;
+  fs.mkdirSync(SHOTS, { recursive: true });
+  await p.waitForFunction(() => document.getAnimations().every((a) => a.playState === 'finished'));
+  await p.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+}
+
+async function screenshots(dep, likert) {
+  if (!SHOTS) return;
+  await step('screenshots of every state, desktop and 375 px', async () => {
+    for (const [vp, viewport] of [['desktop', { width: 1280, height: 900 }], ['375px', { width: 375, height: 812 }]]) {
+      const p = await open(page('shots'), { viewport });
+      await p.waitForSelector('.cxs-fab');
+      await shot(p, `${vp}-widget-closed`);
+      await openModal(p);
+      await shot(p, `${vp}-widget-open`);
+      await p.click('.cxs-submit');
+      await shot(p, `${vp}-widget-error`);
+      await p.click(`${question(p, 'trust')} label:has-text("Yes")`);
+      await shot(p, `${vp}-widget-went-well`);
+      await p.click(`${question(p, 'trust')} label:has-text("No")`);
+      await shot(p, `${vp}-widget-went-poorly`);
+      await p.check(`${question(p, 'went_poorly')} input[value="efficiency"]`);
+      await p.click('.cxs-submit');
+      await p.waitForSelector('.cxs-thanks', { state: 'visible' });
+      await shot(p, `${vp}-widget-thank-you`);
+      await close(p);
+      const q = await open(page('shots-inline', { mode: 'inline', dep: likert, target: '#survey', body: '<div id="survey"></div>' }), { viewport });
+      await q.waitForSelector('#survey .cxs-root form');
+      await q.click(`${question(q, 'trust')} label >> nth=1`);
+      await q.locator('#survey').scrollIntoViewIfNeeded();
+      await shot(q, `${vp}-inline-likert-went-poorly`);
+      await close(q);
+      const h = await openUrl(`${CX_URL}/s/${dep}`, { viewport });
+      await shot(h, `${vp}-hosted-page`);
+      await h.click('button[type=submit]');
+      await h.waitForSelector('.usa-alert--error');
+      await shot(h, `${vp}-hosted-error`);
+      await close(h);
+    }
+  });
+}
+
+// ---------------------------------------------------------------- the hosted page
+async function openUrl(url, opts = {}) {
+  const context = await browser.newContext({ viewport: opts.viewport || { width: 1280, height: 800 }, javaScriptEnabled: opts.js !== false });
+  const p = await context.newPage();
+  const problems = [];
+  p.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+  p.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  await p.addInitScript(() => {
+    window.__csp = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  await p.addInitScript({ content: axeSource });
+  p.lastStatus = (await p.goto(url, { waitUntil: 'load' })).status();
+  p.problems = problems;
+  p.context_ = context;
+  p.ownContext = true;
+  return p;
+}
+const axePage = (p, state) => axe(p, state, 'html');
+
+async function hostedChecks(dep, likert, closed) {
+  await step('hosted page with JavaScript: reveal by answer, axe (form, error, thank-you), row stored once', async () => {
+    const p = await openUrl(`${CX_URL}/s/${likert}`);
+    assert(p.lastStatus === 200, `status ${p.lastStatus}`);
+    assert(!(await p.isVisible('#q-went_well')) && !(await p.isVisible('#q-went_poorly')), 'lists shown before an answer');
+    await axePage(p, 'hosted form');
+    await p.click('button[type=submit]');
+    await p.waitForSelector('.usa-alert--error');
+    assert(p.url().endsWith(`/s/${likert}`), 'error page URL');
+    assert((await active(p)).cls.includes('usa-alert'), 'error summary not focused');
+    await axePage(p, 'hosted error');
+    await p.click('label[for="trust-4"]');
+    assert(await p.isVisible('#q-went_well') && !(await p.isVisible('#q-went_poorly')), '4 did not reveal went_well');
+    await p.click('label[for="trust-2"]');
+    assert(!(await p.isVisible('#q-went_well')) && await p.isVisible('#q-went_poorly'), '2 did not reveal went_poorly');
+    await p.click('label[for="went_poorly-efficiency"]');
+    const token = `hosted-js-${RUN}`;
+    await p.fill('#comments', token);
+    await p.click('button[type=submit]');
+    await p.waitForURL(/\/thanks/);
+    assert(await p.isVisible('text=Thank you for your feedback'), 'thank-you page');
+    await axePage(p, 'hosted thank-you');
+    const got = await until(async () => (await rowsWith(likert, token)).length && rowsWith(likert, token), 'stored row');
+    assert(got.length === 1 && got[0].source === 'hosted' && got[0].answers.trust === 2 && got[0].answers.went_poorly.join() === 'efficiency', `rows ${JSON.stringify(got)}`);
+    await clean(p);
+    await close(p);
+  });
+
+  await step('hosted page with JavaScript off: both lists with their hint, plain POST stores the revealed list only', async () => {
+    const p = await openUrl(`${CX_URL}/s/${dep}?locale=es`, { js: false });
+    assert(await p.isVisible('#q-went_well') && await p.isVisible('#q-went_poorly') && await p.isVisible('#went_well-hint-if'), 'lists hidden without JS');
+    assert((await p.getAttribute('html', 'lang')) === 'es', 'not Spanish');
+    await p.click('label[for="trust-1"]');
+    await p.click('label[for="went_well-ease"]');
+    await p.click('label[for="went_poorly-efficiency"]');
+    const token = `hosted-nojs-${RUN}`;
+    await p.fill('#comments', token);
+    await p.click('button[type=submit]');
+    await p.waitForURL(/\/thanks\?locale=es/);
+    assert(await p.isVisible('text=Gracias por sus comentarios'), 'Spanish thank-you');
+    const got = await until(async () => (await rowsWith(dep, token))[0], 'stored row');
+    assert(got.locale === 'es' && got.answers.went_well.join() === 'ease' && !got.answers.went_poorly, `row ${JSON.stringify(got)}`);
+    await close(p);
+  });
+
+  await step('hosted page of a closed deployment: "no longer collecting", no form, axe', async () => {
+    const p = await openUrl(`${CX_URL}/s/${closed}`);
+    assert(p.lastStatus === 410, `status ${p.lastStatus}`);
+    assert(await p.isVisible('text=This survey is no longer collecting responses') && !(await p.$('form')), 'gone page');
+    await axePage(p, 'hosted closed');
+    await shot(p, 'desktop-hosted-closed');
+    await clean(p, [/410/]);
+    await close(p);
+  });
+
+  await step('hosted page, keyboard only: Tab to an answer, arrows choose, Space ticks, Enter submits', async () => {
+    const p = await openUrl(`${CX_URL}/s/${dep}`);
+    await p.keyboard.press('Tab'); // skip link
+    assert((await active(p)).cls.includes('usa-skipnav'), `first Tab: ${JSON.stringify(await active(p))}`);
+    let guard = 0;
+    while ((await active(p)).id !== 'trust-0' && guard++ < 10) await p.keyboard.press('Tab');
+    await p.keyboard.press('ArrowRight'); // radio group: arrows move and select
+    assert(await p.isChecked('#trust-1'), 'arrow did not select Yes');
+    await p.keyboard.press('Tab');
+    assert((await active(p)).id === 'went_well-effectiveness', `after trust: ${JSON.stringify(await active(p))}`);
+    await p.keyboard.press('Space');
+    assert(await p.isChecked('#went_well-effectiveness'), 'Space did not tick');
+    const token = `hosted-kb-${RUN}`;
+    await p.focus('#comments');
+    await p.keyboard.type(token);
+    await p.keyboard.press('Tab');
+    const a = await active(p);
+    assert(a.tag === 'BUTTON', `Tab after comments reached ${JSON.stringify(a)} (honeypot must be skipped)`);
+    await p.keyboard.press('Enter');
+    await p.waitForURL(/\/thanks/);
+    await until(async () => (await rowsWith(dep, token)).length === 1, 'stored row');
+    await close(p);
+  });
 }
 
 main().catch((e) => {

@@ -1,0 +1,79 @@
+//! Runs `widget.spec.mjs` (Playwright + axe-core in the system's headless Chromium) against the
+//! real `cx-survey` binary, once on SQLite and once on PostgreSQL. The script starts and stops
+//! the server itself; see its header.
+//!
+//! Needs Node.js, `/usr/bin/chromium` (or `CHROMIUM`) and `npm ci --prefix tests/browser`.
+//! Without them the test says what is missing and passes, unless `CI` is set (as `.ci/run`
+//! does): there a missing browser is a failure.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+
+/// One browser run at a time: two would fight over the two cores and make timings flaky.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn here() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+fn missing() -> Option<String> {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        return Some(format!("no Chromium at {chromium}"));
+    }
+    if !here().join("node_modules/playwright-core").exists() {
+        return Some("no tests/browser/node_modules (run `npm ci --prefix tests/browser`)".into());
+    }
+    if Command::new("node").arg("--version").output().is_err() {
+        return Some("no node on PATH".into());
+    }
+    None
+}
+
+fn run(backend: &str, database_url: &str) {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(what) = missing() {
+        if std::env::var_os("CI").is_some() {
+            panic!("browser tests cannot run: {what}");
+        }
+        eprintln!("SKIPPED browser tests on {backend}: {what}");
+        return;
+    }
+    let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("screenshots/{backend}"));
+    let status = Command::new("node")
+        .arg(here().join("widget.spec.mjs"))
+        .env("CX_BIN", env!("CARGO_BIN_EXE_cx-survey"))
+        .env("DATABASE_URL", database_url)
+        .env("CX_SCREENSHOTS", &shots)
+        .status()
+        .expect("run node");
+    assert!(status.success(), "browser checks failed on {backend}");
+    eprintln!("screenshots: {}", shots.display());
+}
+
+#[test]
+fn sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    run(
+        "sqlite",
+        &format!("sqlite://{}", dir.path().join("browser.db").display()),
+    );
+}
+
+#[test]
+fn postgres() {
+    let base = std::env::var("CX_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let name = format!("cx_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = PgConnection::establish(&format!("{base}/postgres"))
+        .unwrap_or_else(|e| panic!("PostgreSQL is required for the tests ({base}): {e}"));
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .unwrap();
+    run("postgres", &format!("{base}/{name}"));
+    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+}
