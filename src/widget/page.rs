@@ -133,6 +133,8 @@ pub fn shell(locale: &str, title: &str, agency: Option<&str>, main: Markup) -> S
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                // No favicon request (and no 404 in the console).
+                link rel="icon" href="data:,";
                 title { (title) }
                 link rel="stylesheet" href=(a.url("uswds/css/uswds.min.css"));
                 link rel="stylesheet" href=(a.url("hosted.css"));
@@ -390,6 +392,8 @@ pub fn demo_page(mode: &str, deployment: &str, others: &[(String, String)]) -> S
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                // No favicon request (and no 404 in the console).
+                link rel="icon" href="data:,";
                 title { "cx-survey widget demo: " (mode) }
                 link rel="stylesheet" href=(a.url("uswds/css/uswds.min.css"));
                 script src="/widget.js" data-deployment=(deployment) data-mode=(mode) data-target=[target] defer {}

@@ -198,7 +198,9 @@ async function axe(p, state, selector = '.cxs-root') {
     const out = [];
     const incomplete = [];
     for (const r of roots) {
-      const res = await window.axe.run(r, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations', 'incomplete'] });
+      // preload: false, or axe would fetch the stylesheets and inline them as <style> elements,
+      // which the host page's CSP rightly reports.
+      const res = await window.axe.run(r, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations', 'incomplete'], preload: false });
       for (const x of res.violations) out.push(`${x.id} (${x.impact}): ${x.nodes.map((n) => n.target.join(' ')).join(', ')}`);
       for (const x of res.incomplete) incomplete.push(`${x.id} ×${x.nodes.length}`);
     }
@@ -872,7 +874,7 @@ async function hostedChecks(dep, likert, closed) {
     await axePage(p, 'hosted thank-you');
     const got = await until(async () => (await rowsWith(likert, token)).length && rowsWith(likert, token), 'stored row');
     assert(got.length === 1 && got[0].source === 'hosted' && got[0].answers.trust === 2 && got[0].answers.went_poorly.join() === 'efficiency', `rows ${JSON.stringify(got)}`);
-    await clean(p);
+    await clean(p, [/status of 422/]);
     await close(p);
   });
 
