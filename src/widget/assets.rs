@@ -94,9 +94,22 @@ impl Assets {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/widget.js", web::get().to(widget_js))
-        .route("/widget.css", web::get().to(widget_css))
-        .route("/assets/{build}/{name:.*}", web::get().to(versioned));
+    // HEAD too: link checkers and caches ask before they fetch.
+    cfg.service(
+        web::resource("/widget.js")
+            .route(web::get().to(widget_js))
+            .route(web::head().to(widget_js)),
+    )
+    .service(
+        web::resource("/widget.css")
+            .route(web::get().to(widget_css))
+            .route(web::head().to(widget_css)),
+    )
+    .service(
+        web::resource("/assets/{build}/{name:.*}")
+            .route(web::get().to(versioned))
+            .route(web::head().to(versioned)),
+    );
 }
 
 async fn widget_js(req: HttpRequest) -> HttpResponse {

@@ -74,6 +74,11 @@ async fn widget_files_have_etag_gzip_and_versioned_urls(b: Backend) {
     assert_eq!(r.status(), 304);
     assert_eq!(r.headers()[ETAG].to_str().unwrap(), etag);
 
+    let r = app.client.head(app.url("/widget.js")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()[ETAG].to_str().unwrap(), etag);
+    assert!(r.bytes().await.unwrap().is_empty());
+
     // Without gzip the plain text; the stylesheet beside it.
     let r = app.get("/widget.js").await;
     assert_ne!(r.headers()[CONTENT_ENCODING], "gzip");
