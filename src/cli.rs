@@ -62,6 +62,19 @@ pub enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Queue email invitations from a CSV file (email,transaction_id,transaction_date,locale),
+    /// and/or send what is due now
+    Invite {
+        /// Deployment id the invitations are for
+        #[arg(long, requires = "csv")]
+        deployment: Option<String>,
+        /// CSV file: header email,transaction_id,transaction_date,locale
+        #[arg(long, requires = "deployment")]
+        csv: Option<PathBuf>,
+        /// Deliver every due invitation now over CX_SMTP_URL, then exit
+        #[arg(long)]
+        send_now: bool,
+    },
     /// Developer tools
     Dev {
         #[command(subcommand)]
@@ -155,6 +168,11 @@ pub fn run(cli: Cli) -> ExitCode {
             hisp,
             out,
         } => report(&settings, fiscal_year, quarter, hisp, &out),
+        Command::Invite {
+            deployment,
+            csv,
+            send_now,
+        } => crate::email::cli::invite(&settings, deployment, csv, send_now),
         Command::Dev {
             command:
                 DevCommand::Seed {
@@ -175,7 +193,7 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-fn fail(e: impl std::fmt::Display) -> ExitCode {
+pub(crate) fn fail(e: impl std::fmt::Display) -> ExitCode {
     eprintln!("{e}");
     ExitCode::FAILURE
 }

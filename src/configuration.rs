@@ -24,6 +24,17 @@ pub struct Settings {
     pub queue_capacity: usize,
     /// Writer threads committing intake batches (default: 1 on SQLite, 2 on PostgreSQL).
     pub intake_writers: Option<usize>,
+    /// `smtp://`, `smtps://` or `smtp://…?tls=required` (STARTTLS), with `user:pass@` for auth;
+    /// without it invitations are queued but not sent.
+    pub smtp_url: Option<String>,
+    /// The `From` of invitation emails.
+    pub mail_from: String,
+    /// A recipient invited in the last this many days is skipped.
+    pub invite_cap_days: i64,
+    /// How long an invitation link works after delivery.
+    pub invite_ttl_days: i64,
+    /// First retry delay after a temporary SMTP failure; doubles per attempt, at most an hour.
+    pub smtp_retry_base: std::time::Duration,
     /// Serves `/demo`: host pages showing the widget's three modes (development only).
     pub demo: bool,
 }
@@ -74,6 +85,14 @@ impl Settings {
                 .map(|_| parse_num("CX_INTAKE_WRITERS", 1))
                 .transpose()?
                 .map(|n| n.clamp(1, 16) as usize),
+            smtp_url: get("CX_SMTP_URL").filter(|s| !s.trim().is_empty()),
+            mail_from: get("CX_MAIL_FROM").unwrap_or_else(|| "cx-survey@localhost".into()),
+            invite_cap_days: parse_num("CX_INVITE_CAP_DAYS", 30)? as i64,
+            invite_ttl_days: parse_num("CX_INVITE_TTL_DAYS", 30)?.max(1) as i64,
+            smtp_retry_base: std::time::Duration::from_millis(parse_num(
+                "CX_SMTP_RETRY_BASE_MS",
+                30_000,
+            )?),
             demo: matches!(get("CX_DEMO").as_deref(), Some("1" | "true" | "yes")),
         })
     }

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod cli;
 pub mod configuration;
 pub mod db;
+pub mod email;
 pub mod error;
 pub mod fiscal;
 pub mod intake;

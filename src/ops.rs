@@ -133,7 +133,7 @@ pub async fn metrics_text(state: web::Data<AppState>) -> HttpResponse {
         crate::admin::structure::update_deployment, crate::admin::structure::put_volume,
         crate::admin::responses::export, crate::admin::responses::triage,
         crate::admin::responses::audit, crate::admin::import::import_responses,
-        crate::admin::reports::quarterly,
+        crate::admin::reports::quarterly, crate::email::create_invitations,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError, crate::intake::Created)),
     modifiers(&BearerAuth)

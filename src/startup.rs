@@ -54,6 +54,8 @@ pub struct Application {
     server: Server,
     port: u16,
     writers: Vec<std::thread::JoinHandle<()>>,
+    outbox: Option<actix_web::rt::task::JoinHandle<()>>,
+    stop_outbox: tokio::sync::watch::Sender<bool>,
 }
 
 /// Loads definitions, opens and migrates the database and records instruments and registry
@@ -104,6 +106,17 @@ impl Application {
             deployments: DeploymentCache::default(),
             public_origin,
         });
+        // The email outbox drains inside `serve`; several instances may share the database.
+        let (stop_outbox, stop_rx) = tokio::sync::watch::channel(false);
+        let outbox = match crate::email::outbox::Outbox::new(
+            state.pool.clone(),
+            state.defs.clone(),
+            state.settings.clone(),
+        ) {
+            Ok(Some(outbox)) => Some(actix_web::rt::spawn(outbox.run(stop_rx))),
+            Ok(None) => None,
+            Err(e) => return Err(StartupError::Apply(e)),
+        };
         if let Some(limiter) = state.limiter.clone() {
             // Holds only the limiter, so the writer's queue can close at shutdown.
             actix_web::rt::spawn(async move {
@@ -150,6 +163,7 @@ impl Application {
                 .configure(crate::intake::routes)
                 .configure(crate::admin::routes)
                 .configure(crate::widget::routes)
+                .configure(crate::email::routes)
                 .default_service(web::to(|| async {
                     Err::<actix_web::HttpResponse, _>(ApiError::NotFound("route"))
                 }))
@@ -162,6 +176,8 @@ impl Application {
             server,
             port,
             writers,
+            outbox,
+            stop_outbox,
         })
     }
 
@@ -173,10 +189,15 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped (SIGINT/SIGTERM finish in-flight requests), then lets the intake
-    /// writer commit what is queued.
+    /// Serves until stopped (SIGINT/SIGTERM finish in-flight requests), then stops the email
+    /// outbox and lets the intake writer commit what is queued.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let res = self.server.await;
+        // The outbox finishes its batch and drops its SMTP pool while the runtime still runs.
+        let _ = self.stop_outbox.send(true);
+        if let Some(task) = self.outbox {
+            let _ = task.await;
+        }
         let writers = self.writers;
         let _ = tokio::task::spawn_blocking(move || {
             for w in writers {

@@ -42,6 +42,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 "/deployments/{id}/responses/import",
                 web::post().to(import::import_responses),
             )
+            .route(
+                "/deployments/{id}/invitations",
+                web::post().to(crate::email::create_invitations),
+            )
             .route("/responses", web::get().to(responses::export))
             .route("/responses/{id}", web::patch().to(responses::triage))
             .route("/responses/{id}/audit", web::get().to(responses::audit))

@@ -131,7 +131,41 @@ diesel::joinable!(api_keys -> agencies (agency_id));
 diesel::joinable!(hisps -> agencies (agency_id));
 diesel::joinable!(services -> hisps (hisp_id));
 diesel::joinable!(deployments -> services (service_id));
+diesel::table! {
+    invitations (id) {
+        id -> Text,
+        deployment_id -> Text,
+        agency_id -> Text,
+        transaction_id -> Text,
+        transaction_date -> Nullable<Date>,
+        locale -> Text,
+        email -> Nullable<Text>,
+        email_hash -> Text,
+        token_nonce -> Text,
+        token_hash -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+        expires_at -> Nullable<Timestamp>,
+        answered_at -> Nullable<Timestamp>,
+        response_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    opt_outs (email_hash) {
+        email_hash -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(responses -> deployments (deployment_id));
+diesel::joinable!(invitations -> deployments (deployment_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     agencies,
@@ -144,4 +178,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     impressions,
     response_audit,
     service_volumes,
+    invitations,
+    opt_outs,
 );

@@ -306,7 +306,8 @@ pub fn build(
             }
         }
         let ci = wilson(pos, agg.n);
-        let opportunity = imps; // + invitations delivered, once email invitations exist
+        let invited = crate::email::delivered(c, &dep.id, start, end)?;
+        let opportunity = imps + invited;
         if opportunity < agg.n {
             flags.push(Flag {
                 deployment_id: dep.id.clone(),
@@ -364,7 +365,7 @@ pub fn build(
             volume_of_customers: volume,
             volume_of_customers_provided_survey_opportunity: opportunity,
             impressions: imps,
-            invitations_delivered: 0,
+            invitations_delivered: invited,
             volume_of_respondents: agg.n,
             trust_positive: pos,
             trust_negative: neg,

@@ -150,7 +150,7 @@ async fn admit(
     Ok((view, locale, ins.map(|i| i.id.clone()).unwrap_or_default()))
 }
 
-fn form<'a>(
+pub(crate) fn form<'a>(
     view: &'a DeploymentView,
     ins: &'a Instrument,
     locale: &'a str,

@@ -65,6 +65,8 @@ pub struct Options {
     pub rate_limit: u32,
     /// Extra definition files (name, JSON) written beside copies of the shipped ones.
     pub extra_defs: Vec<(String, Value)>,
+    /// `CX_SMTP_URL` for the email outbox (none: invitations wait in the queue).
+    pub smtp_url: Option<String>,
 }
 
 pub struct TestApp {
@@ -102,6 +104,10 @@ pub fn settings_for(database_url: &str, defs: &Path, rate_limit: u32) -> Setting
     s.survey_defs = defs.to_path_buf();
     s.rate_limit_per_minute = rate_limit;
     s.pool_size = 4;
+    s.secret = Some("test-secret-0123456789".into());
+    s.mail_from = "CX Survey <cx-survey@example.gov>".into();
+    // Retries after 100 ms, 200 ms, …: an SMTP outage of a second costs the tests a second.
+    s.smtp_retry_base = std::time::Duration::from_millis(100);
     s
 }
 
@@ -110,7 +116,8 @@ pub async fn spawn_with(backend: Backend, opts: Options) -> TestApp {
     let defs_dir = dir.path().join("defs");
     write_defs(&defs_dir, &opts.extra_defs);
     let database_url = fresh_database(backend, dir.path());
-    let settings = settings_for(&database_url, &defs_dir, opts.rate_limit);
+    let mut settings = settings_for(&database_url, &defs_dir, opts.rate_limit);
+    settings.smtp_url = opts.smtp_url;
     let app = Application::build(settings).await.expect("app builds");
     let port = app.port();
     let handle = app.handle();

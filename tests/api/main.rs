@@ -2,6 +2,7 @@ mod helpers;
 
 mod admin;
 mod definitions;
+mod email;
 mod intake;
 mod isolation;
 mod ops;

@@ -1,0 +1,501 @@
+//! Email survey links: invitations queued from the admin API or a CSV file, delivered by the
+//! outbox worker, answered through `/r/{token}` (the hosted page), refused through `/u/{token}`.
+
+pub mod cli;
+pub mod message;
+pub mod outbox;
+pub mod queue;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::{self, schema::invitations, schema::opt_outs, AnyConnection};
+use crate::error::ApiError;
+use crate::intake::writer::{NewResponse, Stored};
+use crate::intake::{self, MAX_BODY};
+use crate::registry::Deployment;
+use crate::startup::AppState;
+use crate::widget::hosted::{self, html};
+use crate::widget::page::{self, FormState};
+use queue::{InviteRow, Policy, Summary};
+
+/// Largest invitation batch: a file or a JSON list (10 MB is refused).
+pub const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
+pub const CSV_COLUMNS: [&str; 4] = ["email", "transaction_id", "transaction_date", "locale"];
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/r/{token}")
+            .route(web::get().to(show))
+            .route(web::post().to(answer)),
+    )
+    .service(
+        web::resource("/u/{token}")
+            .route(web::get().to(opt_out_page))
+            .route(web::post().to(opt_out)),
+    );
+}
+
+/// Parses a CSV batch (header `email,transaction_id,transaction_date,locale`), line numbers
+/// as a spreadsheet shows them (the header is line 1).
+pub fn parse_csv(body: &[u8]) -> Result<Vec<(u64, InviteRow)>, ApiError> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(body);
+    let header: Vec<String> = rdr
+        .headers()
+        .map_err(|e| ApiError::field("file", format!("not a CSV file: {e}")))?
+        .iter()
+        .map(|h| h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
+        .collect();
+    if header != CSV_COLUMNS {
+        return Err(ApiError::field(
+            "file",
+            format!(
+                "the header must be exactly {}, got {}",
+                CSV_COLUMNS.join(","),
+                header.join(",")
+            ),
+        ));
+    }
+    let mut rows = vec![];
+    for (i, rec) in rdr.records().enumerate() {
+        let line = i as u64 + 2;
+        let rec = rec.map_err(|e| {
+            let mut fe = crate::error::FieldError::new("file", format!("line {line}: {e}"));
+            fe.line = Some(line);
+            ApiError::Invalid(vec![fe])
+        })?;
+        let get = |k: usize| rec.get(k).unwrap_or("").trim().to_string();
+        let opt = |k: usize| Some(get(k)).filter(|s| !s.is_empty());
+        rows.push((
+            line,
+            InviteRow {
+                email: get(0),
+                transaction_id: get(1),
+                transaction_date: opt(2),
+                locale: opt(3),
+            },
+        ));
+    }
+    if rows.is_empty() {
+        return Err(ApiError::field("file", "has no rows"));
+    }
+    Ok(rows)
+}
+
+/// Queues `rows` for `deployment`: the batch is checked whole first, then each row.
+pub fn queue_batch(
+    c: &mut AnyConnection,
+    state_defs: &crate::survey::LoadedDefs,
+    settings: &crate::configuration::Settings,
+    deployment: &Deployment,
+    rows: Vec<(u64, InviteRow)>,
+    field_prefix: &str,
+    progress: &dyn Fn(u64),
+) -> Result<Summary, ApiError> {
+    let secret = settings
+        .secret
+        .as_deref()
+        .ok_or_else(|| ApiError::Conflict {
+            field: "CX_SECRET".into(),
+            detail: "invitations need CX_SECRET (the key of the address hashes) to be set".into(),
+        })?;
+    let ins = state_defs
+        .current(&deployment.instrument_id)
+        .ok_or_else(|| ApiError::internal("instrument not loaded"))?;
+    if !deployment.is_open() {
+        return Err(ApiError::Gone("the deployment is closed".into()));
+    }
+    queue::check_rows(&rows, &ins.locales, field_prefix)?;
+    let policy = Policy {
+        secret,
+        cap_days: settings.invite_cap_days,
+        default_locale: &ins.locales[0],
+        now: db::now(),
+    };
+    Ok(queue::queue(c, deployment, rows, &policy, progress)?)
+}
+
+/// `POST /api/v1/admin/deployments/{id}/invitations`: a JSON list of recipients.
+#[utoipa::path(post, path = "/api/v1/admin/deployments/{id}/invitations", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    request_body(content = Vec<queue::InviteRow>),
+    responses((status = 202, body = queue::Summary), (status = 404, body = crate::error::Problem),
+              (status = 409, body = crate::error::Problem), (status = 410, body = crate::error::Problem),
+              (status = 413, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn create_invitations(
+    state: web::Data<AppState>,
+    key: crate::admin::AdminKey,
+    path: web::Path<String>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body = intake::read_body(&req, payload, MAX_BATCH_BYTES).await?;
+    let list: Vec<InviteRow> = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::field(
+            "body",
+            format!(
+                "must be a JSON list of {{email, transaction_id, transaction_date?, locale?}}: {e}"
+            ),
+        )
+    })?;
+    if list.is_empty() {
+        return Err(ApiError::field("body", "the list is empty"));
+    }
+    let rows: Vec<(u64, InviteRow)> = list
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| (i as u64 + 1, r))
+        .collect();
+    let (agency, id) = (key.agency_id.clone(), path.into_inner());
+    let st = state.clone();
+    let summary = db::run(&state.pool, move |c| {
+        let d = crate::registry::find_deployment(c, &agency, &id)?
+            .ok_or(ApiError::NotFound("deployment"))?;
+        queue_batch(c, &st.defs, &st.settings, &d, rows, "", &|_| {})
+    })
+    .await?;
+    Ok(HttpResponse::Accepted().json(summary))
+}
+
+struct Found {
+    id: String,
+    deployment_id: String,
+    locale: String,
+    status: String,
+    expires_at: Option<NaiveDateTime>,
+    email_hash: String,
+}
+
+fn find(c: &mut AnyConnection, token: &str) -> QueryResult<Option<Found>> {
+    use invitations::dsl as i;
+    if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(None);
+    }
+    let h = queue::token_hash(token);
+    invitations::table
+        .filter(i::token_hash.eq(h))
+        .select((
+            i::id,
+            i::deployment_id,
+            i::locale,
+            i::status,
+            i::expires_at,
+            i::email_hash,
+        ))
+        .first::<(
+            String,
+            String,
+            String,
+            String,
+            Option<NaiveDateTime>,
+            String,
+        )>(c)
+        .optional()
+        .map(|o| {
+            o.map(
+                |(id, deployment_id, locale, status, expires_at, email_hash)| Found {
+                    id,
+                    deployment_id,
+                    locale,
+                    status,
+                    expires_at,
+                    email_hash,
+                },
+            )
+        })
+}
+
+/// The invitation of a link that may still be answered, or the page saying why not.
+async fn usable(state: &AppState, token: &str) -> Result<Found, HttpResponse> {
+    let t = token.to_string();
+    let found = db::run(&state.pool, move |c| find(c, &t).map_err(ApiError::from))
+        .await
+        .map_err(|e| hosted::error_page(e, "en", None, None))?;
+    let Some(f) = found else {
+        return Err(link_page("en", StatusCode::NOT_FOUND, LinkProblem::Unknown));
+    };
+    match f.status.as_str() {
+        "answered" => Err(link_page(&f.locale, StatusCode::GONE, LinkProblem::Used)),
+        "sent" if f.expires_at.is_some_and(|e| e <= db::now()) => {
+            Err(link_page(&f.locale, StatusCode::GONE, LinkProblem::Expired))
+        }
+        "sent" => Ok(f),
+        _ => Err(link_page(
+            &f.locale,
+            StatusCode::NOT_FOUND,
+            LinkProblem::Unknown,
+        )),
+    }
+}
+
+enum LinkProblem {
+    Unknown,
+    Used,
+    Expired,
+}
+
+fn link_page(locale: &str, status: StatusCode, p: LinkProblem) -> HttpResponse {
+    let es = locale == "es";
+    let (title, body) = match (p, es) {
+        (LinkProblem::Unknown, false) => (
+            "This survey link is not valid",
+            "Please check that you copied the whole link from the email.",
+        ),
+        (LinkProblem::Unknown, true) => (
+            "Este enlace de encuesta no es válido",
+            "Revise que haya copiado el enlace completo del correo electrónico.",
+        ),
+        (LinkProblem::Used, false) => (
+            "This survey was already answered",
+            "Each survey link can be used once. Thank you for your feedback.",
+        ),
+        (LinkProblem::Used, true) => (
+            "Esta encuesta ya fue respondida",
+            "Cada enlace se puede usar una vez. Gracias por sus comentarios.",
+        ),
+        (LinkProblem::Expired, false) => (
+            "This survey link has expired",
+            "Survey links work for a limited time after they are sent.",
+        ),
+        (LinkProblem::Expired, true) => (
+            "Este enlace de encuesta venció",
+            "Los enlaces de encuesta funcionan por un tiempo limitado después del envío.",
+        ),
+    };
+    html(
+        status,
+        page::message_page(locale, None, "info", title, &[body.into()], None),
+    )
+}
+
+/// The invitation's deployment and instrument, if it still collects; else the page saying so.
+async fn collecting<'a>(
+    state: &'a AppState,
+    deployment_id: &str,
+    locale: &str,
+) -> Result<
+    (
+        std::sync::Arc<crate::registry::DeploymentView>,
+        &'a crate::survey::Instrument,
+    ),
+    HttpResponse,
+> {
+    let view = intake::load(state, deployment_id)
+        .await
+        .map_err(|e| hosted::error_page(e, locale, None, None))?;
+    let ins = state.instrument(&view.deployment.instrument_id);
+    if let Err(e) = intake::ensure_collecting(state, &view) {
+        return Err(hosted::error_page(e, locale, Some(&view), ins));
+    }
+    let ins = ins.ok_or_else(|| {
+        hosted::error_page(
+            ApiError::internal("instrument not loaded"),
+            locale,
+            None,
+            None,
+        )
+    })?;
+    Ok((view, ins))
+}
+
+async fn show(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
+    let token = path.into_inner();
+    let f = match usable(&state, &token).await {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
+    let locale = if f.locale == "es" { "es" } else { "en" };
+    let (view, ins) = match collecting(&state, &f.deployment_id, locale).await {
+        Ok(x) => x,
+        Err(page) => return page,
+    };
+    let form = hosted::form(
+        &view,
+        ins,
+        locale,
+        format!("/r/{token}"),
+        f.id.clone(),
+        FormState::default(),
+    );
+    html(StatusCode::OK, page::survey_page(&form))
+}
+
+async fn answer(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> HttpResponse {
+    let token = path.into_inner();
+    let f = match usable(&state, &token).await {
+        Ok(f) => f,
+        Err(page) => return page,
+    };
+    let locale = if f.locale == "es" { "es" } else { "en" };
+    let body = match intake::read_body(&req, payload, MAX_BODY).await {
+        Ok(b) => b,
+        Err(e) => return hosted::error_page(e, locale, None, None),
+    };
+    let fields = match hosted::parse_form(&body) {
+        Ok(x) => x,
+        Err(e) => return hosted::error_page(e, locale, None, None),
+    };
+    let (view, ins) = match collecting(&state, &f.deployment_id, locale).await {
+        Ok(x) => x,
+        Err(page) => return page,
+    };
+    let valid = match hosted::answers_from_form(&fields, ins, locale) {
+        Ok(v) => v,
+        Err(errors) => {
+            let form = hosted::form(
+                &view,
+                ins,
+                locale,
+                format!("/r/{token}"),
+                f.id.clone(),
+                FormState {
+                    values: fields,
+                    errors,
+                },
+            );
+            return html(StatusCode::UNPROCESSABLE_ENTITY, page::survey_page(&form));
+        }
+    };
+    // The invitation's id is the submission id: answering twice stores one response.
+    let row = NewResponse {
+        submission_id: Some(f.id.clone()),
+        locale: locale.to_string(),
+        ..NewResponse::counted(&view.deployment, ins, "email", valid)
+    };
+    let response_id = match state.writer.store_response(row).await {
+        Ok(Stored::Created(id)) | Ok(Stored::Duplicate(id)) => id,
+        Err(e) => return hosted::error_page(e, locale, Some(&view), Some(ins)),
+    };
+    // Spent only now that the response is stored.
+    let id = f.id.clone();
+    if let Err(e) = db::run(&state.pool, move |c| {
+        use invitations::dsl as i;
+        diesel::update(
+            invitations::table
+                .filter(i::id.eq(&id))
+                .filter(i::status.eq("sent")),
+        )
+        .set((
+            i::status.eq("answered"),
+            i::answered_at.eq(Some(db::now())),
+            i::response_id.eq(Some(response_id)),
+        ))
+        .execute(c)
+        .map_err(ApiError::from)
+    })
+    .await
+    {
+        return hosted::error_page(e, locale, Some(&view), Some(ins));
+    }
+    HttpResponse::SeeOther()
+        .insert_header((
+            "Location",
+            format!("/s/{}/thanks?locale={locale}", view.deployment.id),
+        ))
+        .insert_header(("Cache-Control", "no-store"))
+        .finish()
+}
+
+/// The opt-out link: a page with one button (a GET must not change anything: mail scanners
+/// follow links).
+async fn opt_out_page(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
+    let token = path.into_inner();
+    let t = token.clone();
+    let found = db::run(&state.pool, move |c| find(c, &t).map_err(ApiError::from)).await;
+    let Ok(Some(f)) = found else {
+        return link_page("en", StatusCode::NOT_FOUND, LinkProblem::Unknown);
+    };
+    let es = f.locale == "es";
+    let (title, text, button) = if es {
+        (
+            "Dejar de recibir encuestas",
+            "Si se da de baja, no le enviaremos más invitaciones a encuestas a esta dirección.",
+            "Darme de baja",
+        )
+    } else {
+        (
+            "Stop survey emails",
+            "If you opt out, we will not send survey invitations to this address again.",
+            "Opt out",
+        )
+    };
+    let main = maud::html! {
+        h1 { (title) }
+        p { (text) }
+        form method="post" action={ "/u/" (token) } {
+            button.usa-button type="submit" { (button) }
+        }
+    };
+    html(StatusCode::OK, page::shell(&f.locale, title, None, main))
+}
+
+async fn opt_out(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
+    let token = path.into_inner();
+    let t = token.clone();
+    let done = db::run(&state.pool, move |c| {
+        let Some(f) = find(c, &t)? else {
+            return Ok::<_, ApiError>(None);
+        };
+        let exists: i64 = opt_outs::table
+            .filter(opt_outs::email_hash.eq(&f.email_hash))
+            .count()
+            .get_result(c)?;
+        if exists == 0 {
+            diesel::insert_into(opt_outs::table)
+                .values((
+                    opt_outs::email_hash.eq(&f.email_hash),
+                    opt_outs::created_at.eq(db::now()),
+                ))
+                .execute(c)?;
+        }
+        Ok(Some(f.locale))
+    })
+    .await;
+    match done {
+        Ok(Some(locale)) => {
+            let (title, body) = if locale == "es" {
+                (
+                    "Se dio de baja",
+                    "No le enviaremos más invitaciones a encuestas.",
+                )
+            } else {
+                (
+                    "You have opted out",
+                    "We will not send you survey invitations again.",
+                )
+            };
+            html(
+                StatusCode::OK,
+                page::message_page(&locale, None, "success", title, &[body.into()], None),
+            )
+        }
+        Ok(None) => link_page("en", StatusCode::NOT_FOUND, LinkProblem::Unknown),
+        Err(e) => hosted::error_page(e, "en", None, None),
+    }
+}
+
+/// Delivered invitations per deployment in `[start, end)`: survey opportunities.
+pub fn delivered(
+    c: &mut AnyConnection,
+    deployment_id: &str,
+    start: NaiveDateTime,
+    end: NaiveDateTime,
+) -> QueryResult<i64> {
+    use invitations::dsl as i;
+    invitations::table
+        .filter(i::deployment_id.eq(deployment_id))
+        .filter(i::sent_at.ge(start))
+        .filter(i::sent_at.lt(end))
+        .count()
+        .get_result(c)
+}

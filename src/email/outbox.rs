@@ -1,0 +1,356 @@
+//! The outbox worker: claims due invitations with a lease (`FOR UPDATE SKIP LOCKED` on
+//! PostgreSQL, so several instances never claim the same one), sends them over pooled SMTP,
+//! then records the outcome: sent (the address is erased), retry later (temporary failure,
+//! exponential backoff), or failed (permanent `5xx`, with the reason).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Nullable, Text, Timestamp};
+use futures_util::StreamExt;
+use lettre::transport::smtp::PoolConfig;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+
+use super::message::{self, Invite};
+use super::queue::token;
+use crate::configuration::Settings;
+use crate::db::{self, schema::invitations, AnyConnection, Pool};
+use crate::error::ApiError;
+use crate::registry::{self, DeploymentView};
+use crate::survey::LoadedDefs;
+
+/// How long a claim holds before another worker may take the invitation over (a crash).
+const LEASE: chrono::Duration = chrono::Duration::seconds(120);
+const BATCH: i64 = 200;
+const CONCURRENCY: usize = 16;
+/// Temporary failures retried this many times, then the invitation is given up.
+const MAX_ATTEMPTS: i32 = 25;
+
+pub struct Outbox {
+    pool: Pool,
+    defs: Arc<LoadedDefs>,
+    settings: Settings,
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    /// Names this worker in its claims.
+    me: String,
+}
+
+#[derive(QueryableByName, Debug)]
+struct Claimed {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = Text)]
+    deployment_id: String,
+    #[diesel(sql_type = Text)]
+    locale: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    email: Option<String>,
+    #[diesel(sql_type = Text)]
+    token_nonce: String,
+    #[diesel(sql_type = Integer)]
+    attempts: i32,
+}
+
+enum Outcome {
+    Sent,
+    Retry(String),
+    Failed(String),
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Drained {
+    pub sent: u64,
+    pub retry: u64,
+    pub failed: u64,
+}
+
+impl Outbox {
+    /// `None` when no `CX_SMTP_URL` is configured: invitations then wait in the queue.
+    pub fn new(
+        pool: Pool,
+        defs: Arc<LoadedDefs>,
+        settings: Settings,
+    ) -> Result<Option<Self>, String> {
+        let Some(url) = settings.smtp_url.clone() else {
+            return Ok(None);
+        };
+        if settings.secret.is_none() {
+            return Err("CX_SMTP_URL is set but CX_SECRET is not: invitations need it".into());
+        }
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&url)
+            .map_err(|e| format!("CX_SMTP_URL: {e}"))?
+            .pool_config(PoolConfig::new().max_size(CONCURRENCY as u32))
+            .timeout(Some(Duration::from_secs(30)))
+            .build();
+        Ok(Some(Outbox {
+            pool,
+            defs,
+            settings,
+            transport,
+            me: uuid::Uuid::new_v4().to_string(),
+        }))
+    }
+
+    /// Sends everything due now, batch after batch, until nothing is due.
+    pub async fn drain_once(&self) -> Result<Drained, ApiError> {
+        let mut total = Drained::default();
+        loop {
+            let d = self.one_batch().await?;
+            if d == Drained::default() {
+                return Ok(total);
+            }
+            total.sent += d.sent;
+            total.retry += d.retry;
+            total.failed += d.failed;
+        }
+    }
+
+    /// The worker inside `serve`: drains, then looks again every second, until `stop` says so.
+    pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        while !*stop.borrow() {
+            match self.drain_once().await {
+                Ok(d) if d != Drained::default() => tracing::info!(
+                    sent = d.sent,
+                    retry = d.retry,
+                    failed = d.failed,
+                    "invitations processed"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "invitation outbox"),
+            }
+            tokio::select! {
+                _ = actix_web::rt::time::sleep(Duration::from_secs(1)) => {}
+                // Also when the sender is gone: nobody will ask again.
+                r = stop.changed() => if r.is_err() { break },
+            }
+        }
+    }
+
+    async fn one_batch(&self) -> Result<Drained, ApiError> {
+        let me = self.me.clone();
+        let claimed = db::run(&self.pool, move |c| {
+            let now = db::now();
+            claim(c, &me, now, now + LEASE, BATCH).map_err(ApiError::from)
+        })
+        .await?;
+        if claimed.is_empty() {
+            return Ok(Drained::default());
+        }
+        let ids: Vec<String> = {
+            let mut v: Vec<String> = claimed.iter().map(|c| c.deployment_id.clone()).collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        let views: HashMap<String, DeploymentView> = db::run(&self.pool, move |c| {
+            let mut m = HashMap::new();
+            for id in ids {
+                if let Some(v) = registry::deployment_view(c, &id)? {
+                    m.insert(id, v);
+                }
+            }
+            Ok::<_, ApiError>(m)
+        })
+        .await?;
+        let views = &views;
+        let outcomes: Vec<(Claimed, Outcome)> = futures_util::stream::iter(claimed)
+            .map(|c| async move {
+                let o = self.send(&c, views.get(&c.deployment_id)).await;
+                (c, o)
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        let mut d = Drained::default();
+        for (_, o) in &outcomes {
+            match o {
+                Outcome::Sent => d.sent += 1,
+                Outcome::Retry(_) => d.retry += 1,
+                Outcome::Failed(_) => d.failed += 1,
+            }
+        }
+        let (me, base, ttl) = (
+            self.me.clone(),
+            self.settings.smtp_retry_base,
+            self.settings.invite_ttl_days,
+        );
+        db::run(&self.pool, move |c| {
+            record(c, &me, &outcomes, base, ttl).map_err(ApiError::from)
+        })
+        .await?;
+        Ok(d)
+    }
+
+    async fn send(&self, c: &Claimed, view: Option<&DeploymentView>) -> Outcome {
+        let (Some(view), Some(email)) = (view, c.email.as_deref()) else {
+            return Outcome::Failed("the deployment or the address is gone".into());
+        };
+        let Some(ins) = self.defs.current(&view.deployment.instrument_id) else {
+            return Outcome::Failed("the instrument is not loaded".into());
+        };
+        // A link to a survey that no longer collects would only disappoint.
+        if !view.deployment.is_open()
+            || crate::survey::pra::is_expired(
+                ins.pra.expiration_date,
+                self.settings.report_tz,
+                chrono::Utc::now(),
+            )
+        {
+            return Outcome::Failed("the deployment is closed or its PRA clearance ended".into());
+        }
+        let secret = self.settings.secret.as_deref().unwrap_or_default();
+        let t = token(secret, &c.token_nonce);
+        let base = &self.settings.public_url;
+        let msg = match message::build(
+            &Invite {
+                view,
+                ins,
+                locale: &c.locale,
+                to: email,
+                from: &self.settings.mail_from,
+                survey_url: format!("{base}/r/{t}"),
+                opt_out_url: format!("{base}/u/{t}"),
+            },
+            self.settings.invite_ttl_days,
+        ) {
+            Ok(m) => m,
+            Err(e) => return Outcome::Failed(e),
+        };
+        match self.transport.send(msg).await {
+            Ok(_) => Outcome::Sent,
+            Err(e) => {
+                // Servers echo the recipient in their replies; the reason is kept without it.
+                let why = scrub(&e.to_string(), email);
+                if e.is_permanent() {
+                    Outcome::Failed(why)
+                } else if c.attempts >= MAX_ATTEMPTS {
+                    Outcome::Failed(format!("gave up after {} attempts: {why}", c.attempts))
+                } else {
+                    Outcome::Retry(why)
+                }
+            }
+        }
+    }
+}
+
+fn scrub(text: &str, email: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let needle = email.trim().to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while let Some(pos) = lower[i..].find(&needle).filter(|_| !needle.is_empty()) {
+        out.push_str(&text[i..i + pos]);
+        out.push_str("<recipient>");
+        i += pos + needle.len();
+    }
+    out.push_str(&text[i..]);
+    out.chars().take(500).collect()
+}
+
+/// Takes up to `limit` due invitations (queued and due, or claimed by a worker whose lease ran
+/// out) for `me`.
+fn claim(
+    c: &mut AnyConnection,
+    me: &str,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<Claimed>> {
+    let skip_locked = match c {
+        AnyConnection::Postgresql(_) => " FOR UPDATE SKIP LOCKED",
+        // SQLite has one writer at a time: the UPDATE itself is the lock.
+        AnyConnection::Sqlite(_) => "",
+    };
+    let sql = format!(
+        "UPDATE invitations SET status = 'sending', claimed_by = $1, claimed_until = $2, \
+         attempts = attempts + 1 WHERE id IN (SELECT id FROM invitations \
+         WHERE (status = 'queued' AND next_attempt_at <= $3) \
+         OR (status = 'sending' AND claimed_until < $3) \
+         ORDER BY next_attempt_at LIMIT $4{skip_locked}) \
+         RETURNING id, deployment_id, locale, email, token_nonce, attempts"
+    );
+    diesel::sql_query(sql)
+        .bind::<Text, _>(me)
+        .bind::<Timestamp, _>(lease_until)
+        .bind::<Timestamp, _>(now)
+        .bind::<BigInt, _>(limit)
+        .load::<Claimed>(c)
+}
+
+fn record(
+    c: &mut AnyConnection,
+    me: &str,
+    outcomes: &[(Claimed, Outcome)],
+    base: Duration,
+    ttl_days: i64,
+) -> QueryResult<()> {
+    use invitations::dsl as i;
+    let now = db::now();
+    c.transaction(|c| {
+        for (cl, o) in outcomes {
+            // Only while the claim is still ours: a worker that lost its lease records nothing.
+            let mine = invitations::table
+                .filter(i::id.eq(&cl.id))
+                .filter(i::claimed_by.eq(me));
+            let none: Option<String> = None;
+            let no_time: Option<NaiveDateTime> = None;
+            match o {
+                Outcome::Sent => diesel::update(mine)
+                    .set((
+                        i::status.eq("sent"),
+                        i::email.eq(&none),
+                        i::sent_at.eq(Some(now)),
+                        i::expires_at.eq(Some(now + chrono::Duration::days(ttl_days))),
+                        i::last_error.eq(&none),
+                        i::claimed_by.eq(&none),
+                        i::claimed_until.eq(no_time),
+                    ))
+                    .execute(c)?,
+                Outcome::Retry(why) => {
+                    let factor = 2u32.saturating_pow((cl.attempts - 1).clamp(0, 20) as u32);
+                    let wait = base.saturating_mul(factor).min(Duration::from_secs(3600));
+                    let next = now + chrono::Duration::from_std(wait).unwrap_or_default();
+                    diesel::update(mine)
+                        .set((
+                            i::status.eq("queued"),
+                            i::next_attempt_at.eq(next),
+                            i::last_error.eq(Some(why)),
+                            i::claimed_by.eq(&none),
+                            i::claimed_until.eq(no_time),
+                        ))
+                        .execute(c)?
+                }
+                Outcome::Failed(why) => diesel::update(mine)
+                    .set((
+                        i::status.eq("failed"),
+                        i::email.eq(&none),
+                        i::last_error.eq(Some(why)),
+                        i::claimed_by.eq(&none),
+                        i::claimed_until.eq(no_time),
+                    ))
+                    .execute(c)?,
+            };
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::scrub;
+
+    #[test]
+    fn reasons_never_keep_the_address() {
+        assert_eq!(
+            scrub(
+                "550 5.1.1 <Maria@Example.gov>: user unknown",
+                "maria@example.gov"
+            ),
+            "550 5.1.1 <<recipient>>: user unknown"
+        );
+        assert_eq!(scrub("421 try later", "a@b.gov"), "421 try later");
+    }
+}
