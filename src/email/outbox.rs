@@ -24,8 +24,8 @@ use crate::survey::LoadedDefs;
 
 /// How long a claim holds before another worker may take the invitation over (a crash).
 const LEASE: chrono::Duration = chrono::Duration::seconds(120);
-const BATCH: i64 = 200;
-const CONCURRENCY: usize = 16;
+const BATCH: i64 = 500;
+const CONCURRENCY: usize = 64;
 /// Temporary failures retried this many times, then the invitation is given up.
 const MAX_ATTEMPTS: i32 = 25;
 
