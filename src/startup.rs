@@ -158,7 +158,7 @@ impl Application {
                         res
                     })
                 })
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::telemetry::RedactedRootSpan>::new())
                 .configure(crate::ops::routes)
                 .configure(crate::intake::routes)
                 .configure(crate::admin::routes)
