@@ -150,6 +150,57 @@ impl utoipa::Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+        // Every admin operation may answer 401 (no or a wrong key); say so once, here.
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let unauthorized = ResponseBuilder::new()
+            .description("A valid API key is required")
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build();
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                // Errors are RFC 9457 problems: say the media type they are sent with.
+                for (code, resp) in op.responses.responses.iter_mut() {
+                    if let (true, utoipa::openapi::RefOr::T(r)) =
+                        (code.starts_with('4') || code.starts_with('5'), resp)
+                    {
+                        if let Some(c) = r.content.shift_remove("application/json") {
+                            r.content.insert("application/problem+json".into(), c);
+                        }
+                    }
+                }
+            }
+            if !path.starts_with("/api/v1/admin") {
+                continue;
+            }
+            for op in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                op.responses
+                    .responses
+                    .insert("401".into(), unauthorized.clone().into());
+            }
+        }
     }
 }
 
