@@ -162,16 +162,7 @@ impl utoipa::Modify for BearerAuth {
             )
             .build();
         for (path, item) in openapi.paths.paths.iter_mut() {
-            for op in [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.patch,
-                &mut item.delete,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for op in operations(item) {
                 // Errors are RFC 9457 problems: say the media type they are sent with.
                 for (code, resp) in op.responses.responses.iter_mut() {
                     if let (true, utoipa::openapi::RefOr::T(r)) =
@@ -186,22 +177,27 @@ impl utoipa::Modify for BearerAuth {
             if !path.starts_with("/api/v1/admin") {
                 continue;
             }
-            for op in [
-                &mut item.get,
-                &mut item.post,
-                &mut item.put,
-                &mut item.patch,
-                &mut item.delete,
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for op in operations(item) {
                 op.responses
                     .responses
                     .insert("401".into(), unauthorized.clone().into());
             }
         }
     }
+}
+
+fn operations(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.post,
+        &mut item.put,
+        &mut item.patch,
+        &mut item.delete,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 pub async fn openapi() -> HttpResponse {
