@@ -8,6 +8,8 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY migrations ./migrations
 COPY survey-defs ./survey-defs
+# Embedded in the binary at build time (rust-embed): the widget, hosted-page files and USWDS.
+COPY assets ./assets
 
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/usr/local/cargo/git \

@@ -125,6 +125,16 @@ pub enum KeysCommand {
         #[arg(long)]
         label: Option<String>,
     },
+    /// List an agency's keys: id, created, revoked, label (never the key)
+    List {
+        #[arg(long)]
+        agency: String,
+    },
+    /// Revoke a key by the id `keys list` shows
+    Revoke {
+        #[arg(long)]
+        id: String,
+    },
 }
 
 pub fn run(cli: Cli) -> ExitCode {
@@ -162,6 +172,27 @@ pub fn run(cli: Cli) -> ExitCode {
                     label,
                 },
         } => keys_create(&settings, &agency, name.as_deref(), label.as_deref()),
+        Command::Keys {
+            command: KeysCommand::List { agency },
+        } => keys_admin(&settings, |c| {
+            for (id, created, revoked, label) in crate::admin::list_keys(c, &agency)? {
+                let state = revoked
+                    .map(|r| format!("revoked {r}"))
+                    .unwrap_or("active".into());
+                println!(
+                    "{id}\tcreated {created}\t{state}\t{}",
+                    label.unwrap_or_default()
+                );
+            }
+            Ok(())
+        }),
+        Command::Keys {
+            command: KeysCommand::Revoke { id },
+        } => keys_admin(&settings, |c| {
+            crate::admin::revoke_key(c, &id)?;
+            println!("revoked {id}");
+            Ok(())
+        }),
         Command::Report {
             fiscal_year,
             quarter,
@@ -190,6 +221,24 @@ pub fn run(cli: Cli) -> ExitCode {
             fiscal_year,
             quarter,
         ),
+    }
+}
+
+fn keys_admin(
+    settings: &Settings,
+    f: impl FnOnce(&mut crate::db::AnyConnection) -> Result<(), String>,
+) -> ExitCode {
+    let (pool, _) = match crate::db::connect_pool(&settings.database_url, 2) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let mut c = match pool.get() {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    match f(&mut c) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
     }
 }
 

@@ -62,7 +62,7 @@ pub async fn import_responses(
 }
 
 /// (line, row) pairs ready to insert, or every problem found (up to a cap).
-fn parse_csv(
+pub fn parse_csv(
     body: &[u8],
     ins: &Instrument,
     deployment: &Deployment,

@@ -110,6 +110,42 @@ pub fn create_key(
     Ok(key)
 }
 
+/// One key as `keys list` shows it: id, created, revoked, label (never the key itself).
+pub type KeyInfo = (String, NaiveDateTime, Option<NaiveDateTime>, Option<String>);
+
+/// An agency's keys, newest first.
+pub fn list_keys(conn: &mut AnyConnection, agency_slug: &str) -> Result<Vec<KeyInfo>, String> {
+    use crate::db::schema::agencies;
+    api_keys::table
+        .inner_join(agencies::table.on(agencies::id.eq(api_keys::agency_id)))
+        .filter(agencies::slug.eq(agency_slug))
+        .order(api_keys::created_at.desc())
+        .select((
+            api_keys::id,
+            api_keys::created_at,
+            api_keys::revoked_at,
+            api_keys::label,
+        ))
+        .load(conn)
+        .map_err(|e| e.to_string())
+}
+
+/// Revokes a key by its id (from `keys list`); it stops working at once on every instance.
+pub fn revoke_key(conn: &mut AnyConnection, id: &str) -> Result<(), String> {
+    let n = diesel::update(
+        api_keys::table
+            .filter(api_keys::id.eq(id))
+            .filter(api_keys::revoked_at.is_null()),
+    )
+    .set(api_keys::revoked_at.eq(Some(db::now())))
+    .execute(conn)
+    .map_err(|e| e.to_string())?;
+    if n == 0 {
+        return Err(format!("no active key with id {id}"));
+    }
+    Ok(())
+}
+
 impl FromRequest for AdminKey {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;

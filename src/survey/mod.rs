@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-pub use load::{load_dir, DefsError, LoadedDefs};
+pub use load::{load_dir, parse_file, DefsError, LoadedDefs, Parsed};
 pub use pra::OmbControlNumber;
 
 /// Text in every locale the instrument declares.

@@ -15,7 +15,42 @@ on_both!(
     volumes_are_stored_per_quarter,
     import_stores_all_rows,
     import_rejects_the_whole_file_on_one_bad_row,
+    keys_rotate_revoked_key_stops_working,
 );
+
+async fn keys_rotate_revoked_key_stops_working(b: Backend) {
+    let app = spawn_app(b).await;
+    let new = app.new_key("agency-a");
+    let keys = {
+        let mut c = app.pool.get().unwrap();
+        cx_survey::admin::list_keys(&mut c, "agency-a").unwrap()
+    };
+    assert_eq!(keys.len(), 2);
+    assert!(keys.iter().all(|k| k.2.is_none()));
+    // The oldest is the key the app started with.
+    let old_id = keys.last().unwrap().0.clone();
+    {
+        let mut c = app.pool.get().unwrap();
+        cx_survey::admin::revoke_key(&mut c, &old_id).unwrap();
+        assert!(cx_survey::admin::revoke_key(&mut c, &old_id).is_err());
+        assert!(cx_survey::admin::revoke_key(&mut c, "nope").is_err());
+    }
+    let get = |k: String| {
+        let app = &app;
+        async move {
+            app.admin(&k, reqwest::Method::GET, "/api/v1/admin/hisps", None)
+                .await
+                .status()
+        }
+    };
+    assert_eq!(get(app.key.clone()).await, 401);
+    assert_eq!(get(new).await, 200);
+    let listed = {
+        let mut c = app.pool.get().unwrap();
+        cx_survey::admin::list_keys(&mut c, "agency-a").unwrap()
+    };
+    assert!(listed.iter().any(|k| k.0 == old_id && k.2.is_some()));
+}
 
 async fn admin_requires_a_valid_key(b: Backend) {
     let app = spawn_app(b).await;
