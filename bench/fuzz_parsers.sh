@@ -17,7 +17,7 @@ printf '%s' '{"submission_id":"2f1c3a54-9a3c-4c55-8f0e-0c3f1f7a1d12","answers":{
 printf 'email,transaction_id,transaction_date,locale\na@b.gov,1,2026-11-20,es\n' > fuzz/corpus/csv_import/invites
 run() { # target -> last stats line
   cargo fuzz run -O "$1" -- -max_total_time="$S" -rss_limit_mb=2048 -print_final_stats=1 2>"fuzz/$1.log" >/dev/null \
-    && echo "$1: no crash in $S s; $(grep -E '^stat::number_of_executed_units' "fuzz/$1.log" | awk '{print $2}') inputs, $(grep -E '^#[0-9]+ +DONE' "fuzz/$1.log" | sed -E 's/.*cov: ([0-9]+).*/coverage \1/')" \
+    && echo "$1: no crash in $S s; $(grep -E '^stat::number_of_executed_units' "fuzz/$1.log" | awk '{print $2}') inputs, $(grep -E '^#[0-9]+[[:space:]]+DONE' "fuzz/$1.log" | sed -E 's/.*cov: ([0-9]+).*/coverage \1/')" \
     || { echo "$1: FAILED (see fuzz/$1.log and fuzz/artifacts/$1)"; return 1; }
 }
 run survey_definition & a=$!
