@@ -10,7 +10,7 @@ use cx_survey::startup::Application;
 use diesel::prelude::*;
 use serde_json::{json, Value};
 
-use crate::helpers::{settings_for, spawn_with, Backend, Options, TestApp};
+use crate::helpers::{free_port, settings_for, spawn_with, Backend, Options, TestApp};
 use crate::on_both;
 
 on_both!(
@@ -31,14 +31,6 @@ struct Smtp {
 
 fn python() -> String {
     std::env::var("CX_TEST_SMTP_PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Smtp {

@@ -303,3 +303,12 @@ pub fn fields(p: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}

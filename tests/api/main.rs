@@ -5,6 +5,7 @@ mod definitions;
 mod email;
 mod intake;
 mod isolation;
+mod logs;
 mod ops;
 mod report;
 mod widget;
