@@ -1,5 +1,6 @@
 mod helpers;
 
+mod abuse;
 mod admin;
 mod definitions;
 mod email;

@@ -1,0 +1,101 @@
+//! Requests that only cost the server: oversized headers and bodies are refused early, a client
+//! that never finishes its request is cut off, and one address's flood does not block another.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::helpers::{spawn_app, spawn_with, sub_id, Backend, Options};
+use crate::on_both;
+
+on_both!(oversized_and_slow_requests_are_cut_off);
+
+fn raw(addr: &str, request: &[u8], read_for: Duration) -> (String, Duration) {
+    let mut s = TcpStream::connect(addr.trim_start_matches("http://")).unwrap();
+    s.set_read_timeout(Some(read_for)).unwrap();
+    let t = Instant::now();
+    let _ = s.write_all(request);
+    let mut buf = vec![0u8; 4096];
+    let n = s.read(&mut buf).unwrap_or(0);
+    (String::from_utf8_lossy(&buf[..n]).to_string(), t.elapsed())
+}
+
+async fn oversized_and_slow_requests_are_cut_off(b: Backend) {
+    let app = spawn_app(b).await;
+    let dep = app.deployment("a11-v2-thumbs").await;
+    let addr = app.address.clone();
+    // A header block over actix-http's 128 KiB limit: refused before any handler runs.
+    let big = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Junk: {}\r\n\r\n",
+        "a".repeat(200 * 1024)
+    );
+    let (head, _) = tokio::task::spawn_blocking({
+        let addr = addr.clone();
+        move || raw(&addr, big.as_bytes(), Duration::from_secs(5))
+    })
+    .await
+    .unwrap();
+    assert!(
+        head.starts_with("HTTP/1.1 431") || head.starts_with("HTTP/1.1 400") || head.is_empty(),
+        "oversized header answered: {head:.80}"
+    );
+    // A body declared larger than 64 KiB: 413 without reading it.
+    let req = format!(
+        "POST /api/v1/deployments/{dep}/responses HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n{{"
+    );
+    let (head, took) = tokio::task::spawn_blocking({
+        let addr = addr.clone();
+        move || raw(&addr, req.as_bytes(), Duration::from_secs(5))
+    })
+    .await
+    .unwrap();
+    assert!(head.starts_with("HTTP/1.1 413"), "{head:.80}");
+    assert!(took < Duration::from_secs(2));
+    // A client that sends half a request line and waits: the server gives up on it.
+    let (head, took) = tokio::task::spawn_blocking({
+        let addr = addr.clone();
+        move || raw(&addr, b"GET /heal", Duration::from_secs(15))
+    })
+    .await
+    .unwrap();
+    assert!(
+        took < Duration::from_secs(12),
+        "a slow client held the connection {took:?} ({head:.40})"
+    );
+    assert_eq!(app.responses(), 0);
+
+    // One address flooding hits its limit; the limit is per address, so it answers 429 with
+    // Retry-After while the service stays up for everyone (health, reads).
+    let limited = spawn_with(
+        b,
+        Options {
+            rate_limit: 5,
+            ..Default::default()
+        },
+    )
+    .await;
+    let dep = limited.deployment("a11-v2-thumbs").await;
+    let mut codes = vec![];
+    for _ in 0..20 {
+        let r = limited
+            .submit(
+                &dep,
+                json!({"submission_id": sub_id(), "answers": {"trust": 1}}),
+            )
+            .await;
+        codes.push(r.status().as_u16());
+    }
+    assert_eq!(codes.iter().filter(|c| **c == 201).count(), 5, "{codes:?}");
+    assert!(codes[5..].iter().all(|c| *c == 429));
+    assert_eq!(limited.get("/healthz").await.status(), 200);
+    assert_eq!(
+        limited
+            .get(&format!("/api/v1/deployments/{dep}"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(limited.responses(), 5);
+}
