@@ -13,8 +13,8 @@ use diesel::prelude::*;
 
 use crate::db::{self, schema::invitations, schema::opt_outs, AnyConnection};
 use crate::error::ApiError;
+use crate::intake;
 use crate::intake::writer::{NewResponse, Stored};
-use crate::intake::{self, MAX_BODY};
 use crate::registry::Deployment;
 use crate::startup::AppState;
 use crate::widget::hosted::{self, html};
@@ -273,47 +273,17 @@ fn link_page(locale: &str, status: StatusCode, p: LinkProblem) -> HttpResponse {
     )
 }
 
-/// The invitation's deployment and instrument, if it still collects; else the page saying so.
-async fn collecting<'a>(
-    state: &'a AppState,
-    deployment_id: &str,
-    locale: &str,
-) -> Result<
-    (
-        std::sync::Arc<crate::registry::DeploymentView>,
-        &'a crate::survey::Instrument,
-    ),
-    HttpResponse,
-> {
-    let view = intake::load(state, deployment_id)
-        .await
-        .map_err(|e| hosted::error_page(e, locale, None, None))?;
-    let ins = state.instrument(&view.deployment.instrument_id);
-    if let Err(e) = intake::ensure_collecting(state, &view) {
-        return Err(hosted::error_page(e, locale, Some(&view), ins));
-    }
-    let ins = ins.ok_or_else(|| {
-        hosted::error_page(
-            ApiError::internal("instrument not loaded"),
-            locale,
-            None,
-            None,
-        )
-    })?;
-    Ok((view, ins))
-}
-
 async fn show(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
     let token = path.into_inner();
     let f = match usable(&state, &token).await {
         Ok(f) => f,
         Err(page) => return page,
     };
-    let locale = if f.locale == "es" { "es" } else { "en" };
-    let (view, ins) = match collecting(&state, &f.deployment_id, locale).await {
-        Ok(x) => x,
-        Err(page) => return page,
-    };
+    let (view, locale, ins) =
+        match hosted::collecting(&state, &f.deployment_id, std::slice::from_ref(&f.locale)).await {
+            Ok(x) => x,
+            Err(page) => return page,
+        };
     let form = hosted::form(
         &view,
         ins,
@@ -336,19 +306,15 @@ async fn answer(
         Ok(f) => f,
         Err(page) => return page,
     };
-    let locale = if f.locale == "es" { "es" } else { "en" };
-    let body = match intake::read_body(&req, payload, MAX_BODY).await {
-        Ok(b) => b,
-        Err(e) => return hosted::error_page(e, locale, None, None),
-    };
-    let fields = match hosted::parse_form(&body) {
-        Ok(x) => x,
-        Err(e) => return hosted::error_page(e, locale, None, None),
-    };
-    let (view, ins) = match collecting(&state, &f.deployment_id, locale).await {
+    let fields = match hosted::read_form(&req, payload, page::page_locale(&f.locale)).await {
         Ok(x) => x,
         Err(page) => return page,
     };
+    let (view, locale, ins) =
+        match hosted::collecting(&state, &f.deployment_id, std::slice::from_ref(&f.locale)).await {
+            Ok(x) => x,
+            Err(page) => return page,
+        };
     let valid = match hosted::answers_from_form(&fields, ins, locale) {
         Ok(v) => v,
         Err(errors) => {
@@ -397,13 +363,7 @@ async fn answer(
     {
         return hosted::error_page(e, locale, Some(&view), Some(ins));
     }
-    HttpResponse::SeeOther()
-        .insert_header((
-            "Location",
-            format!("/s/{}/thanks?locale={locale}", view.deployment.id),
-        ))
-        .insert_header(("Cache-Control", "no-store"))
-        .finish()
+    hosted::see_other(&format!("/s/{}/thanks?locale={locale}", view.deployment.id))
 }
 
 /// The opt-out link: a page with one button (a GET must not change anything: mail scanners

@@ -125,29 +125,44 @@ pub fn error_page(
     }
 }
 
-/// The deployment, if it is known and collecting, with its instrument and the page's locale.
-async fn admit(
-    state: &AppState,
-    req: &HttpRequest,
+/// The deployment, if it is known and collecting, with the page's locale (the first of `wanted`
+/// the instrument offers) and its instrument; else the page that says why not.
+pub(crate) async fn collecting<'a>(
+    state: &'a AppState,
     id: &str,
-    form_locale: Option<&str>,
-) -> Result<(std::sync::Arc<DeploymentView>, &'static str, String), HttpResponse> {
-    let wanted = wanted_locales(req, form_locale);
-    let fallback = plain_locale(&wanted);
+    wanted: &[String],
+) -> Result<(std::sync::Arc<DeploymentView>, &'static str, &'a Instrument), HttpResponse> {
+    let fallback = plain_locale(wanted);
     let view = intake::load(state, id)
         .await
         .map_err(|e| error_page(e, fallback, None, None))?;
-    // The instrument lives as long as the state; the 'static is the state's lifetime in practice.
     let ins = state.instrument(&view.deployment.instrument_id);
     let wanted_refs: Vec<&str> = wanted.iter().map(String::as_str).collect();
-    let locale = ins
-        .map(|i| i.pick_locale(&wanted_refs).to_string())
-        .unwrap_or_else(|| fallback.to_string());
-    let locale = if locale == "es" { "es" } else { "en" };
+    let locale = page::page_locale(ins.map_or(fallback, |i| i.pick_locale(&wanted_refs)));
     if let Err(e) = intake::ensure_collecting(state, &view) {
         return Err(error_page(e, locale, Some(&view), ins));
     }
-    Ok((view, locale, ins.map(|i| i.id.clone()).unwrap_or_default()))
+    let ins = ins.ok_or_else(|| {
+        error_page(
+            ApiError::internal("instrument not loaded"),
+            locale,
+            None,
+            None,
+        )
+    })?;
+    Ok((view, locale, ins))
+}
+
+/// A posted form's fields, or the page for a body that is too large or not a form.
+pub(crate) async fn read_form(
+    req: &HttpRequest,
+    payload: web::Payload,
+    locale: &str,
+) -> Result<HashMap<String, Vec<String>>, HttpResponse> {
+    let body = intake::read_body(req, payload, MAX_BODY)
+        .await
+        .map_err(|e| error_page(e, locale, None, None))?;
+    parse_form(&body).map_err(|e| error_page(e, locale, None, None))
 }
 
 pub(crate) fn form<'a>(
@@ -181,17 +196,10 @@ async fn show(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> HttpResponse {
-    let (view, locale, ins_id) = match admit(&state, &req, &path, None).await {
+    let wanted = wanted_locales(&req, None);
+    let (view, locale, ins) = match collecting(&state, &path, &wanted).await {
         Ok(v) => v,
         Err(page) => return page,
-    };
-    let Some(ins) = state.instrument(&ins_id) else {
-        return error_page(
-            ApiError::internal("instrument not loaded"),
-            locale,
-            None,
-            None,
-        );
     };
     let f = form(
         &view,
@@ -335,26 +343,15 @@ async fn answer(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> HttpResponse {
-    let body = match intake::read_body(&req, payload, MAX_BODY).await {
-        Ok(b) => b,
-        Err(e) => return error_page(e, "en", None, None),
-    };
-    let fields = match parse_form(&body) {
+    let fields = match read_form(&req, payload, "en").await {
         Ok(f) => f,
-        Err(e) => return error_page(e, "en", None, None),
-    };
-    let form_locale = fields.get("locale").and_then(|v| v.first()).cloned();
-    let (view, locale, ins_id) = match admit(&state, &req, &path, form_locale.as_deref()).await {
-        Ok(v) => v,
         Err(page) => return page,
     };
-    let Some(ins) = state.instrument(&ins_id) else {
-        return error_page(
-            ApiError::internal("instrument not loaded"),
-            locale,
-            None,
-            None,
-        );
+    let form_locale = fields.get("locale").and_then(|v| v.first()).cloned();
+    let wanted = wanted_locales(&req, form_locale.as_deref());
+    let (view, locale, ins) = match collecting(&state, &path, &wanted).await {
+        Ok(v) => v,
+        Err(page) => return page,
     };
     if !origin_allowed(&state, &req, &view) {
         let e = ApiError::Forbidden("this form was posted from another site".into());
@@ -408,7 +405,7 @@ async fn answer(
     see_other(&thanks)
 }
 
-fn see_other(location: &str) -> HttpResponse {
+pub(crate) fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
         .insert_header((header::CACHE_CONTROL, "no-store"))

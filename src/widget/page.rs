@@ -92,6 +92,15 @@ pub const ES: Words = Words {
     language_name: "Español",
 };
 
+/// The page locale for a locale code: Spanish or, for anything else, English.
+pub fn page_locale(locale: &str) -> &'static str {
+    if locale == "es" {
+        "es"
+    } else {
+        "en"
+    }
+}
+
 pub fn words(locale: &str) -> &'static Words {
     if locale == "es" {
         &ES
