@@ -16,6 +16,8 @@ pub struct Settings {
     pub secret: Option<String>,
     /// Public submissions (responses + impressions) per client address per minute; 0 = off.
     pub rate_limit_per_minute: u32,
+    /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Database connections for reads and admin writes.
     pub pool_size: u32,
     /// Largest number of intake items committed in one transaction.
@@ -78,6 +80,13 @@ impl Settings {
             report_tz,
             secret: get("CX_SECRET"),
             rate_limit_per_minute: parse_num("CX_RATE_LIMIT_PER_MINUTE", 120)? as u32,
+            trusted_proxies: crate::intake::limit::parse_trusted(
+                &get("CX_TRUSTED_PROXIES").unwrap_or_default(),
+            )
+            .map_err(|problem| SettingsError {
+                name: "CX_TRUSTED_PROXIES",
+                problem,
+            })?,
             pool_size: parse_num("CX_DB_POOL_SIZE", 8)? as u32,
             max_batch: parse_num("CX_INTAKE_MAX_BATCH", 256)?.max(1) as usize,
             queue_capacity: parse_num("CX_INTAKE_QUEUE", 20_000)?.max(1) as usize,

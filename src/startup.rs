@@ -92,6 +92,7 @@ impl Application {
             threads,
             settings.queue_capacity,
             settings.max_batch,
+            settings.rate_limit_per_minute,
         );
         let public_origin = url::Url::parse(&settings.public_url)
             .map(|u| u.origin().ascii_serialization())
@@ -100,7 +101,12 @@ impl Application {
             pool,
             backend,
             defs: Arc::new(defs),
-            limiter: RateLimiter::per_minute(settings.rate_limit_per_minute).map(Arc::new),
+            limiter: RateLimiter::new(
+                settings.rate_limit_per_minute,
+                settings.trusted_proxies.clone(),
+                settings.secret.as_deref(),
+            )
+            .map(Arc::new),
             settings,
             writer,
             deployments: DeploymentCache::default(),
@@ -118,11 +124,19 @@ impl Application {
             Err(e) => return Err(StartupError::Apply(e)),
         };
         if let Some(limiter) = state.limiter.clone() {
-            // Holds only the limiter, so the writer's queue can close at shutdown.
+            // Holds only the limiter and the pool, so the writer's queue can close at shutdown.
+            let pool = state.pool.clone();
             actix_web::rt::spawn(async move {
                 loop {
                     actix_web::rt::time::sleep(Duration::from_secs(60)).await;
                     limiter.forget_idle();
+                    let pool = pool.clone();
+                    let _ = actix_web::rt::task::spawn_blocking(move || {
+                        pool.get()
+                            .ok()
+                            .map(|mut c| crate::intake::limit::forget_old(&mut c))
+                    })
+                    .await;
                 }
             });
         }

@@ -356,6 +356,9 @@ async fn owned_deployment(
     .await
 }
 
+#[utoipa::path(get, path = "/api/v1/admin/deployments/{id}", tag = "admin", security(("bearer" = [])),
+    params(("id" = String, Path, description = "Deployment id")),
+    responses((status = 200, body = DeploymentOut), (status = 404, body = crate::error::Problem)))]
 pub async fn get_deployment(
     state: web::Data<AppState>,
     key: AdminKey,

@@ -164,6 +164,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    rate_windows (bucket, window_start) {
+        bucket -> Text,
+        window_start -> BigInt,
+        hits -> Integer,
+    }
+}
+
 diesel::joinable!(responses -> deployments (deployment_id));
 diesel::joinable!(invitations -> deployments (deployment_id));
 
@@ -180,4 +188,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     service_volumes,
     invitations,
     opt_outs,
+    rate_windows,
 );

@@ -338,7 +338,7 @@ async fn answer(
         locale: locale.to_string(),
         ..NewResponse::counted(&view.deployment, ins, "email", valid)
     };
-    let response_id = match state.writer.store_response(row).await {
+    let response_id = match state.writer.store_response(row, None).await {
         Ok(Stored::Created(id)) | Ok(Stored::Duplicate(id)) => id,
         Err(e) => return hosted::error_page(e, locale, Some(&view), Some(ins)),
     };

@@ -2,11 +2,10 @@
 //! endpoints, with PRA enforcement, per-deployment origins and per-address rate limits.
 
 pub mod answers;
+pub mod limit;
 pub mod writer;
 
 use std::collections::HashMap;
-use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -17,7 +16,6 @@ use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use chrono::Utc;
 use futures_util::StreamExt;
-use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
@@ -25,6 +23,7 @@ use crate::error::{ApiError, FieldError};
 use crate::registry::{self, DeploymentView};
 use crate::startup::AppState;
 use crate::survey::{pra, Instrument, QuestionType};
+pub use limit::{ClientBucket, RateLimiter};
 use writer::{NewImpression, NewResponse, Stored};
 
 pub const MAX_BODY: usize = 64 * 1024;
@@ -82,31 +81,14 @@ async fn cors(
     Ok(res)
 }
 
-/// Per client address, shared by the response and impression routes.
-pub struct RateLimiter(DefaultKeyedRateLimiter<IpAddr>);
-
-impl RateLimiter {
-    pub fn per_minute(n: u32) -> Option<Self> {
-        NonZeroU32::new(n)
-            .map(|n| RateLimiter(DefaultKeyedRateLimiter::keyed(Quota::per_minute(n))))
-    }
-
-    pub fn check(&self, ip: IpAddr) -> Result<(), ApiError> {
-        self.0.check_key(&ip).map_err(|not_until| {
-            let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
-            ApiError::RateLimited(wait.as_secs() + 1)
-        })
-    }
-
-    pub fn forget_idle(&self) {
-        self.0.retain_recent();
-    }
-}
-
-pub(crate) fn rate_limit(state: &AppState, req: &HttpRequest) -> Result<(), ApiError> {
-    match (&state.limiter, req.peer_addr()) {
-        (Some(l), Some(addr)) => l.check(addr.ip()),
-        _ => Ok(()),
+/// The local rate limit; the bucket the writer counts the submission in across instances.
+pub(crate) fn rate_limit(
+    state: &AppState,
+    req: &HttpRequest,
+) -> Result<Option<ClientBucket>, ApiError> {
+    match &state.limiter {
+        Some(l) => l.admit(req),
+        None => Ok(None),
     }
 }
 
@@ -249,11 +231,11 @@ async fn admit(
     state: &AppState,
     req: &HttpRequest,
     id: &str,
-) -> Result<Arc<DeploymentView>, ApiError> {
+) -> Result<(Arc<DeploymentView>, Option<ClientBucket>), ApiError> {
     let view = load(state, id).await?;
     check_origin(state, req, &view)?;
-    rate_limit(state, req)?;
-    Ok(view)
+    let client = rate_limit(state, req)?;
+    Ok((view, client))
 }
 
 async fn preflight(
@@ -543,7 +525,7 @@ pub async fn submit_response(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let view = admit(&state, &req, &path).await?;
+    let (view, client) = admit(&state, &req, &path).await?;
     let ins = ensure_collecting(&state, &view)?;
     let body = read_body(&req, payload, MAX_BODY).await?;
     let m = crate::ops::metrics();
@@ -562,7 +544,7 @@ pub async fn submit_response(
         page_url: sub.page_url,
         ..NewResponse::counted(&view.deployment, ins, "web", sub.answers)
     };
-    Ok(match state.writer.store_response(row).await? {
+    Ok(match state.writer.store_response(row, client).await? {
         Stored::Created(id) => {
             m.responses.with_label_values(&["stored"]).inc();
             HttpResponse::Created().json(Created { id })
@@ -585,16 +567,19 @@ pub async fn record_impression(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let view = admit(&state, &req, &path).await?;
+    let (view, client) = admit(&state, &req, &path).await?;
     ensure_collecting(&state, &view)?;
     // The body carries nothing we keep; read it only to bound it.
     read_body(&req, payload, 1024).await?;
     state
         .writer
-        .record_impression(NewImpression {
-            deployment_id: view.deployment.id.clone(),
-            occurred_at: crate::db::now(),
-        })
+        .record_impression(
+            NewImpression {
+                deployment_id: view.deployment.id.clone(),
+                occurred_at: crate::db::now(),
+            },
+            client,
+        )
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -2,7 +2,7 @@
 //! stores them in one transaction and only then acknowledges each. A `201` therefore always
 //! means "committed", while one fsync serves many responses.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
@@ -14,6 +14,7 @@ use crate::db::schema::{impressions, responses};
 use crate::db::{self, AnyConnection, Pool};
 use crate::error::ApiError;
 use crate::intake::answers::ValidAnswers;
+use crate::intake::limit::{self, ClientBucket};
 use crate::registry::Deployment;
 use crate::survey::Instrument;
 
@@ -99,9 +100,25 @@ pub enum Stored {
 
 type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
 
+/// A submission and the client it counts against (`None`: not rate-limited).
 enum Item {
-    Response(Box<NewResponse>, Reply<Stored>),
-    Impression(NewImpression, Reply<()>),
+    Response(Box<NewResponse>, Option<ClientBucket>, Reply<Stored>),
+    Impression(NewImpression, Option<ClientBucket>, Reply<()>),
+}
+
+impl Item {
+    fn client(&self) -> Option<&ClientBucket> {
+        match self {
+            Item::Response(_, c, _) | Item::Impression(_, c, _) => c.as_ref(),
+        }
+    }
+
+    fn fail(self, err: ApiError) {
+        match self {
+            Item::Response(_, _, reply) => drop(reply.send(Err(err))),
+            Item::Impression(_, _, reply) => drop(reply.send(Err(err))),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -112,11 +129,13 @@ pub struct Writer {
 impl Writer {
     /// Starts `threads` writer threads on `pool`. They stop once every `Writer` clone is dropped
     /// and the queue is drained, so in-flight responses are committed at shutdown.
+    /// `per_minute` is the shared per-client budget (0: off).
     pub fn start(
         pool: Pool,
         threads: usize,
         capacity: usize,
         max_batch: usize,
+        per_minute: u32,
     ) -> (Writer, Vec<std::thread::JoinHandle<()>>) {
         let (tx, rx) = crossbeam_channel::bounded(capacity);
         let handles = (0..threads.max(1))
@@ -124,22 +143,30 @@ impl Writer {
                 let (rx, pool) = (rx.clone(), pool.clone());
                 std::thread::Builder::new()
                     .name(format!("intake-writer-{i}"))
-                    .spawn(move || run(rx, pool, max_batch))
+                    .spawn(move || run(rx, pool, max_batch, per_minute))
                     .expect("spawn writer thread")
             })
             .collect();
         (Writer { tx }, handles)
     }
 
-    pub async fn store_response(&self, r: NewResponse) -> Result<Stored, ApiError> {
+    pub async fn store_response(
+        &self,
+        r: NewResponse,
+        client: Option<ClientBucket>,
+    ) -> Result<Stored, ApiError> {
         let (reply, rx) = oneshot::channel();
-        self.enqueue(Item::Response(Box::new(r), reply))?;
+        self.enqueue(Item::Response(Box::new(r), client, reply))?;
         await_reply(rx).await
     }
 
-    pub async fn record_impression(&self, i: NewImpression) -> Result<(), ApiError> {
+    pub async fn record_impression(
+        &self,
+        i: NewImpression,
+        client: Option<ClientBucket>,
+    ) -> Result<(), ApiError> {
         let (reply, rx) = oneshot::channel();
-        self.enqueue(Item::Impression(i, reply))?;
+        self.enqueue(Item::Impression(i, client, reply))?;
         await_reply(rx).await
     }
 
@@ -174,7 +201,7 @@ async fn await_reply<T>(rx: oneshot::Receiver<Result<T, ApiError>>) -> Result<T,
     }
 }
 
-fn run(rx: Receiver<Item>, pool: Pool, max_batch: usize) {
+fn run(rx: Receiver<Item>, pool: Pool, max_batch: usize, per_minute: u32) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < max_batch {
@@ -186,20 +213,24 @@ fn run(rx: Receiver<Item>, pool: Pool, max_batch: usize) {
         crate::ops::metrics()
             .writer_batch
             .observe(batch.len() as f64);
-        commit(&pool, batch);
+        commit(&pool, batch, per_minute);
     }
 }
 
-fn commit(pool: &Pool, batch: Vec<Item>) {
+fn commit(pool: &Pool, batch: Vec<Item>, per_minute: u32) {
     let mut conn = match pool.get() {
         Ok(c) => c,
         Err(e) => return fail_all(batch, &ApiError::from(e)),
     };
+    let batch = match shared_limit(&mut conn, batch, per_minute) {
+        Ok(kept) => kept,
+        Err((batch, e)) => return fail_all(batch, &db::unavailable_or_internal(&e)),
+    };
     let (mut resps, mut imps) = (vec![], vec![]);
     for item in batch {
         match item {
-            Item::Response(r, reply) => resps.push((*r, reply)),
-            Item::Impression(i, reply) => imps.push((i, reply)),
+            Item::Response(r, _, reply) => resps.push((*r, reply)),
+            Item::Impression(i, _, reply) => imps.push((i, reply)),
         }
     }
     let rows: Vec<NewResponse> = resps.iter().map(|(r, _)| r.clone()).collect();
@@ -245,12 +276,56 @@ fn commit(pool: &Pool, batch: Vec<Item>) {
     }
 }
 
+/// Counts the batch's submissions per client in the shared one-minute windows (one statement
+/// for the whole batch) and answers `429` to those over the budget; the rest are kept. Every
+/// attempt counts, so a client that keeps flooding stays limited until the window ends.
+type Unstored = (Vec<Item>, diesel::result::Error);
+fn shared_limit(
+    conn: &mut AnyConnection,
+    batch: Vec<Item>,
+    per_minute: u32,
+) -> Result<Vec<Item>, Unstored> {
+    let mut hits: BTreeMap<ClientBucket, i32> = BTreeMap::new();
+    if per_minute > 0 {
+        for c in batch.iter().filter_map(Item::client) {
+            *hits.entry(c.clone()).or_default() += 1;
+        }
+    }
+    if hits.is_empty() {
+        return Ok(batch);
+    }
+    let (window, secs_left) = limit::window_now();
+    let list: Vec<(&ClientBucket, i32)> = hits.iter().map(|(b, n)| (b, *n)).collect();
+    let totals = match limit::count_shared(conn, window, &list) {
+        Ok(t) => t,
+        Err(e) => return Err((batch, e)),
+    };
+    // What each client had left before this batch.
+    let mut left: HashMap<String, i32> = totals
+        .into_iter()
+        .map(|(b, total)| {
+            let here = hits.get(&ClientBucket(b.clone())).copied().unwrap_or(0);
+            (b, (per_minute as i32).saturating_sub(total - here).max(0))
+        })
+        .collect();
+    let mut kept = Vec::with_capacity(batch.len());
+    for item in batch {
+        let budget = item.client().and_then(|c| left.get_mut(&c.0));
+        match budget {
+            Some(n) if *n == 0 => item.fail(ApiError::RateLimited(secs_left)),
+            Some(n) => {
+                *n -= 1;
+                kept.push(item);
+            }
+            None => kept.push(item),
+        }
+    }
+    Ok(kept)
+}
+
 fn fail_all(batch: Vec<Item>, err: &ApiError) {
     for item in batch {
-        match item {
-            Item::Response(_, reply) => drop(reply.send(Err(clone_err(err)))),
-            Item::Impression(_, reply) => drop(reply.send(Err(clone_err(err)))),
-        }
+        item.fail(clone_err(err));
     }
 }
 

@@ -357,9 +357,10 @@ async fn answer(
         let e = ApiError::Forbidden("this form was posted from another site".into());
         return error_page(e, locale, Some(&view), Some(ins));
     }
-    if let Err(e) = intake::rate_limit(&state, &req) {
-        return error_page(e, locale, Some(&view), Some(ins));
-    }
+    let client = match intake::rate_limit(&state, &req) {
+        Ok(c) => c,
+        Err(e) => return error_page(e, locale, Some(&view), Some(ins)),
+    };
     let submission_id = fields
         .get("submission_id")
         .and_then(|v| v.first())
@@ -396,7 +397,7 @@ async fn answer(
         locale: locale.to_string(),
         ..NewResponse::counted(&view.deployment, ins, "hosted", valid)
     };
-    match state.writer.store_response(row).await {
+    match state.writer.store_response(row, client).await {
         Ok(Stored::Created(_)) => m.responses.with_label_values(&["stored"]).inc(),
         Ok(Stored::Duplicate(_)) => m.responses.with_label_values(&["duplicate"]).inc(),
         Err(e) => return error_page(e, locale, Some(&view), Some(ins)),

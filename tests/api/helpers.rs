@@ -67,6 +67,8 @@ pub struct Options {
     pub extra_defs: Vec<(String, Value)>,
     /// `CX_SMTP_URL` for the email outbox (none: invitations wait in the queue).
     pub smtp_url: Option<String>,
+    /// `CX_TRUSTED_PROXIES`.
+    pub trusted_proxies: &'static str,
 }
 
 pub struct TestApp {
@@ -118,6 +120,8 @@ pub async fn spawn_with(backend: Backend, opts: Options) -> TestApp {
     let database_url = fresh_database(backend, dir.path());
     let mut settings = settings_for(&database_url, &defs_dir, opts.rate_limit);
     settings.smtp_url = opts.smtp_url;
+    settings.trusted_proxies =
+        cx_survey::intake::limit::parse_trusted(opts.trusted_proxies).unwrap();
     let app = Application::build(settings).await.expect("app builds");
     let port = app.port();
     let handle = app.handle();

@@ -9,4 +9,5 @@ mod isolation;
 mod logs;
 mod ops;
 mod report;
+mod scale;
 mod widget;

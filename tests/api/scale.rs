@@ -1,0 +1,146 @@
+//! Several instances on one database, as behind a load balancer: the per-client rate limit is
+//! one budget across them, and behind a trusted proxy the client is the forwarded address.
+
+use std::time::Duration;
+
+use cx_survey::startup::Application;
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::on_both;
+
+on_both!(
+    instances_share_one_rate_limit,
+    forwarded_client_is_limited_alone
+);
+
+/// Starts another instance on `app`'s database; its address and handle.
+async fn second_instance(app: &TestApp, rate_limit: u32) -> (String, actix_web::dev::ServerHandle) {
+    let settings = settings_for(&app.database_url, &app.defs_dir, rate_limit);
+    let other = Application::build(settings).await.expect("second instance");
+    let (port, handle) = (other.port(), other.handle());
+    actix_web::rt::spawn(other.run_until_stopped());
+    (format!("http://127.0.0.1:{port}"), handle)
+}
+
+/// The shared budget is per calendar minute: start a burst well inside one.
+async fn early_in_a_minute() {
+    let (_, left) = cx_survey::intake::limit::window_now();
+    if left < 20 {
+        actix_web::rt::time::sleep(Duration::from_secs(left + 1)).await;
+    }
+}
+
+async fn post(client: &reqwest::Client, base: &str, dep: &str, xff: Option<&str>) -> u16 {
+    let mut r = client
+        .post(format!("{base}/api/v1/deployments/{dep}/responses"))
+        .json(&json!({"submission_id": sub_id(), "answers": {"trust": 1}}));
+    if let Some(x) = xff {
+        r = r.header("x-forwarded-for", x);
+    }
+    r.send().await.unwrap().status().as_u16()
+}
+
+async fn instances_share_one_rate_limit(b: Backend) {
+    let app = spawn_with(
+        b,
+        Options {
+            rate_limit: 6,
+            ..Default::default()
+        },
+    )
+    .await;
+    let (other, handle) = second_instance(&app, 6).await;
+    let dep = app.deployment("a11-v2-thumbs").await;
+    early_in_a_minute().await;
+    // Each instance alone would take 6 (its in-memory limit); together they take 6.
+    let mut codes = vec![];
+    for i in 0..16 {
+        let base = if i % 2 == 0 { &app.address } else { &other };
+        codes.push(post(&app.client, base, &dep, None).await);
+    }
+    assert_eq!(codes.iter().filter(|c| **c == 201).count(), 6, "{codes:?}");
+    assert!(codes.iter().all(|c| [201, 429].contains(c)), "{codes:?}");
+    assert_eq!(app.responses(), 6);
+    // Impressions draw on the same budget, on either instance.
+    for base in [&app.address, &other] {
+        let r = app
+            .client
+            .post(format!("{base}/api/v1/deployments/{dep}/impressions"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 429);
+        let wait: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    }
+    assert_eq!(app.count("impressions"), 0);
+    // The counts hold a keyed hash of the client, never its address.
+    let mut c = app.pool.get().unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        bucket: String,
+    }
+    let rows: Vec<Row> = diesel::RunQueryDsl::load(
+        diesel::sql_query("SELECT bucket FROM rate_windows"),
+        &mut *c,
+    )
+    .unwrap();
+    assert!(!rows.is_empty());
+    assert!(rows
+        .iter()
+        .all(|r| r.bucket.len() == 32 && !r.bucket.contains("127.0.0.1")));
+    handle.stop(true).await;
+}
+
+async fn forwarded_client_is_limited_alone(b: Backend) {
+    // Behind a proxy on loopback: each forwarded client has its own budget.
+    let proxied = spawn_with(
+        b,
+        Options {
+            rate_limit: 2,
+            trusted_proxies: "127.0.0.1/32",
+            ..Default::default()
+        },
+    )
+    .await;
+    let dep = proxied.deployment("a11-v2-thumbs").await;
+    early_in_a_minute().await;
+    let (c, base) = (&proxied.client, &proxied.address);
+    let x = Some("198.51.100.1, 203.0.113.5");
+    assert_eq!(post(c, base, &dep, x).await, 201);
+    assert_eq!(post(c, base, &dep, x).await, 201);
+    assert_eq!(post(c, base, &dep, x).await, 429);
+    // Another client through the same proxy is not blocked by the first one's flood; a forged
+    // leftmost hop does not make the first client someone else.
+    assert_eq!(post(c, base, &dep, Some("203.0.113.6")).await, 201);
+    assert_eq!(
+        post(c, base, &dep, Some("10.9.9.9, 203.0.113.5")).await,
+        429
+    );
+    assert_eq!(proxied.responses(), 3);
+
+    // Without a trusted proxy, the header is the client's word and changes nothing.
+    let direct = spawn_with(
+        b,
+        Options {
+            rate_limit: 2,
+            ..Default::default()
+        },
+    )
+    .await;
+    let dep = direct.deployment("a11-v2-thumbs").await;
+    early_in_a_minute().await;
+    let (c, base) = (&direct.client, &direct.address);
+    let codes = [
+        post(c, base, &dep, Some("203.0.113.1")).await,
+        post(c, base, &dep, Some("203.0.113.2")).await,
+        post(c, base, &dep, Some("203.0.113.3")).await,
+    ];
+    assert_eq!(codes, [201, 201, 429]);
+}
