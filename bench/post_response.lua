@@ -14,13 +14,22 @@ function init(args)
   path = "/api/v1/deployments/" .. os.getenv("DEPLOYMENT") .. "/responses"
   pause_ms = tonumber(os.getenv("DELAY_MS") or "0")
   run = os.getenv("RUN") or "0000"
+  -- FORWARDED=1: each request from another client, as a trusted proxy reports it
+  -- (exercises the shared per-client rate limit at full load).
+  forwarded = os.getenv("FORWARDED") == "1"
 end
 
 function request()
   counter = counter + 1
   local sid = string.format("%08x-%s-4000-8000-%012x", tid, run, counter)
   local body = '{"submission_id":"' .. sid .. '","answers":{"trust":1,"went_well":["ease","efficiency"],"comments":"Quick and easy."}}'
-  return wrk.format("POST", path, {["Content-Type"] = "application/json"}, body)
+  local headers = {["Content-Type"] = "application/json"}
+  if forwarded then
+    local n = (tonumber(run, 16) * 7919 + tid * 104729 + counter) % 131072
+    headers["X-Forwarded-For"] = string.format("198.%d.%d.%d",
+      18 + math.floor(n / 65536), math.floor(n / 256) % 256, n % 256)
+  end
+  return wrk.format("POST", path, headers, body)
 end
 
 if os.getenv("DELAY_MS") then

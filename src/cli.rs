@@ -258,7 +258,7 @@ fn report(
         Ok(q) => q,
         Err(e) => return fail(format!("--fiscal-year/--quarter: {e}")),
     };
-    let (pool, _, defs) = match prepare(settings) {
+    let (pool, _, defs) = match crate::startup::prepare_reader(settings) {
         Ok(p) => p,
         Err(e) => return fail(e),
     };

@@ -61,10 +61,27 @@ pub struct Application {
 /// Loads definitions, opens and migrates the database and records instruments and registry
 /// files in it: everything `serve` needs before it listens.
 pub fn prepare(settings: &Settings) -> Result<(Pool, Backend, LoadedDefs), StartupError> {
+    let (pool, backend, defs) = prepare_reader(settings)?;
+    let mut conn = pool.get().map_err(db::DbSetupError::from)?;
+    if db::is_read_only(&mut conn) {
+        return Err(StartupError::Apply(
+            "the database is read-only (a standby?): this command writes, point it at the primary"
+                .into(),
+        ));
+    }
+    Ok((pool, backend, defs))
+}
+
+/// As `prepare`, for commands that only read (the quarterly report): on a read-only database,
+/// such as a PostgreSQL hot standby, the definitions are taken from the files as they are, and
+/// nothing is migrated or recorded.
+pub fn prepare_reader(settings: &Settings) -> Result<(Pool, Backend, LoadedDefs), StartupError> {
     let defs = load_dir(&settings.survey_defs).map_err(StartupError::Defs)?;
     let (pool, backend) = db::connect_pool(&settings.database_url, settings.pool_size)?;
     let mut conn = pool.get().map_err(db::DbSetupError::from)?;
-    crate::registry::file::apply(&mut conn, &defs).map_err(StartupError::Apply)?;
+    if !db::is_read_only(&mut conn) {
+        crate::registry::file::apply(&mut conn, &defs).map_err(StartupError::Apply)?;
+    }
     Ok((pool, backend, defs))
 }
 

@@ -140,8 +140,70 @@ pub fn connect_pool(database_url: &str, size: u32) -> Result<(Pool, Backend), Db
         .connection_timeout(Duration::from_secs(5))
         .build(manager)?;
     let mut conn = pool.get()?;
-    run_migrations(&mut conn).map_err(DbSetupError::Setup)?;
+    if is_read_only(&mut conn) {
+        // A hot standby (or a read-only role) can serve the report, but cannot be migrated:
+        // its schema must already be the one this binary expects.
+        if has_pending_migrations(&mut conn)? {
+            return Err(DbSetupError::Setup(
+                "the database is read-only (a standby?) and its schema is older than this \
+                 release: run this release against the primary first"
+                    .into(),
+            ));
+        }
+    } else {
+        run_migrations(&mut conn).map_err(DbSetupError::Setup)?;
+    }
     Ok((pool, backend))
+}
+
+/// True on a PostgreSQL hot standby or a session that defaults to read-only transactions.
+pub fn is_read_only(conn: &mut AnyConnection) -> bool {
+    #[derive(QueryableByName)]
+    struct Ro {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        ro: bool,
+    }
+    match conn {
+        AnyConnection::Sqlite(_) => false,
+        AnyConnection::Postgresql(c) => diesel::sql_query(
+            "SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on' AS ro",
+        )
+        .get_result::<Ro>(c)
+        .is_ok_and(|r| r.ro),
+    }
+}
+
+/// Whether this binary has migrations the database lacks, read without writing (diesel's own
+/// check creates its bookkeeping table first, which a standby refuses).
+fn has_pending_migrations(conn: &mut AnyConnection) -> Result<bool, DbSetupError> {
+    use diesel::migration::MigrationSource;
+    #[derive(QueryableByName)]
+    struct Applied {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        version: String,
+    }
+    let err = |e: &dyn std::fmt::Display| {
+        DbSetupError::Setup(format!("could not read the schema version: {e}"))
+    };
+    let applied: std::collections::HashSet<String> =
+        diesel::sql_query("SELECT version FROM __diesel_schema_migrations")
+            .load::<Applied>(conn)
+            .map_err(|e| err(&e))?
+            .into_iter()
+            .map(|a| a.version)
+            .collect();
+    let wanted: Vec<String> = match conn {
+        AnyConnection::Sqlite(_) => {
+            MigrationSource::<diesel::sqlite::Sqlite>::migrations(&SQLITE_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.name().version().to_string()).collect())
+        }
+        AnyConnection::Postgresql(_) => {
+            MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES_MIGRATIONS)
+                .map(|v| v.iter().map(|m| m.name().version().to_string()).collect())
+        }
+    }
+    .map_err(|e| err(&e))?;
+    Ok(wanted.iter().any(|v| !applied.contains(v)))
 }
 
 pub fn run_migrations(conn: &mut AnyConnection) -> Result<(), String> {

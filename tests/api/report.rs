@@ -622,3 +622,78 @@ async fn large_quarter_is_split_and_merged_exactly(b: Backend) {
     }
     assert!(total > 20_000, "{total}");
 }
+
+/// A PostgreSQL hot standby is read-only: the report runs there (nothing migrated or recorded),
+/// while commands that write refuse with a message naming the cause. PostgreSQL only: SQLite
+/// has no replicas. A database defaulting to read-only transactions stands in for the standby
+/// (the same check covers `pg_is_in_recovery()`); docs/scaling.md records a real standby run.
+#[actix_web::test]
+async fn report_runs_on_a_read_only_standby() {
+    let app = spawn_app(Backend::Postgres).await;
+    let dep = app.deployment("a11-v2-thumbs").await;
+    let r = app
+        .submit(
+            &dep,
+            json!({"submission_id": sub_id(), "answers": {"trust": 1}}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let name = app.database_url.rsplit('/').next().unwrap().to_string();
+    let set_read_only = |on: bool| {
+        use diesel::connection::SimpleConnection;
+        use diesel::Connection;
+        let mut c =
+            diesel::PgConnection::establish(&format!("{}/postgres", postgres_base())).unwrap();
+        c.batch_execute(&format!(
+            "ALTER DATABASE {name} SET default_transaction_read_only = {}",
+            if on { "on" } else { "off" }
+        ))
+        .unwrap();
+    };
+    set_read_only(true);
+    let (fy, q) = {
+        use chrono::Datelike;
+        let d = chrono::Utc::now().date_naive();
+        match d.month() {
+            10..=12 => (d.year() + 1, 1),
+            m => (d.year(), (m - 1) / 3 + 2),
+        }
+    };
+    let out_dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cx-survey"))
+            .args(args)
+            .env("DATABASE_URL", &app.database_url)
+            .env("CX_SURVEY_DEFS", &app.defs_dir)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let (fy, q) = (fy.to_string(), q.to_string());
+    let out = run(&[
+        "report",
+        "--fiscal-year",
+        &fy,
+        "--quarter",
+        &q,
+        "--out",
+        out_dir.path().to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    let details =
+        std::fs::read_to_string(out_dir.path().join("cx_collection_details.csv")).unwrap();
+    assert_eq!(details.lines().count(), 2, "{details}");
+    assert!(details.contains(&dep));
+    // Writing commands name the cause instead of failing on the first INSERT.
+    for args in [
+        &["keys", "create", "--agency", "x"][..],
+        &["serve", "--bind", "127.0.0.1:0"][..],
+    ] {
+        let out = run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr.contains("read-only"), "{args:?}: {stderr}");
+    }
+    set_read_only(false);
+}
