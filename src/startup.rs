@@ -48,6 +48,8 @@ pub enum StartupError {
     Apply(String),
     #[error("cannot listen on {0}: {1}")]
     Bind(String, std::io::Error),
+    #[error("the database is read-only (a standby?): this command writes, point it at the primary")]
+    ReadOnly,
 }
 
 pub struct Application {
@@ -64,10 +66,7 @@ pub fn prepare(settings: &Settings) -> Result<(Pool, Backend, LoadedDefs), Start
     let (pool, backend, defs) = prepare_reader(settings)?;
     let mut conn = pool.get().map_err(db::DbSetupError::from)?;
     if db::is_read_only(&mut conn) {
-        return Err(StartupError::Apply(
-            "the database is read-only (a standby?): this command writes, point it at the primary"
-                .into(),
-        ));
+        return Err(StartupError::ReadOnly);
     }
     Ok((pool, backend, defs))
 }
