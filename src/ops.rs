@@ -105,9 +105,13 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     .and_then(|r| r);
     match ok {
         Ok(()) => HttpResponse::Ok().json(serde_json::json!({"status": "ready", "database": "ok"})),
-        Err(e) => HttpResponse::ServiceUnavailable()
-            .insert_header(("Retry-After", "5"))
-            .json(serde_json::json!({"status": "unavailable", "database": e})),
+        // The cause goes to the log, not to whoever asks: it can name hosts and databases.
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check: database unavailable");
+            HttpResponse::ServiceUnavailable()
+                .insert_header(("Retry-After", "5"))
+                .json(serde_json::json!({"status": "unavailable", "database": "unavailable"}))
+        }
     }
 }
 

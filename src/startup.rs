@@ -48,7 +48,9 @@ pub enum StartupError {
     Apply(String),
     #[error("cannot listen on {0}: {1}")]
     Bind(String, std::io::Error),
-    #[error("the database is read-only (a standby?): this command writes, point it at the primary")]
+    #[error(
+        "the database is read-only (a standby?): this command writes, point it at the primary"
+    )]
     ReadOnly,
 }
 

@@ -68,7 +68,18 @@ async fn cors(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let mut res = next.call(req).await?;
-    let grant = res.request().extensions().get::<CorsGrant>().cloned();
+    let mut grant = res.request().extensions().get::<CorsGrant>().cloned();
+    // A `503` may come before the origin could be checked (the database holding the allowed
+    // origins is down). It says only "come back later", so any page may read it and its
+    // `Retry-After`: the widget then waits as told instead of guessing.
+    if grant.is_none() && res.status() == actix_web::http::StatusCode::SERVICE_UNAVAILABLE {
+        grant = res
+            .request()
+            .headers()
+            .get(header::ORIGIN)
+            .cloned()
+            .map(CorsGrant);
+    }
     let h = res.headers_mut();
     h.insert(header::VARY, HeaderValue::from_static("Origin"));
     if let Some(CorsGrant(origin)) = grant {
@@ -243,15 +254,30 @@ async fn preflight(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let view = load(&state, &path).await?;
-    check_origin(&state, &req, &view)?;
+    let max_age = match load(&state, &path).await {
+        Ok(view) => {
+            check_origin(&state, &req, &view)?;
+            "600"
+        }
+        // The allowed origins cannot be read: let the request through the browser, uncached,
+        // so that its `503` and `Retry-After` reach the widget (the request itself is refused
+        // until the database is back, and origin-checked then).
+        Err(e @ ApiError::Unavailable { .. }) => match req.headers().get(header::ORIGIN) {
+            Some(origin) => {
+                req.extensions_mut().insert(CorsGrant(origin.clone()));
+                "0"
+            }
+            None => return Err(e),
+        },
+        Err(e) => return Err(e),
+    };
     Ok(HttpResponse::NoContent()
         .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS"))
         .insert_header((
             header::ACCESS_CONTROL_ALLOW_HEADERS,
             "content-type, accept-language",
         ))
-        .insert_header((header::ACCESS_CONTROL_MAX_AGE, "600"))
+        .insert_header((header::ACCESS_CONTROL_MAX_AGE, max_age))
         .finish())
 }
 

@@ -244,6 +244,22 @@ fn commit(pool: &Pool, batch: Vec<Item>, per_minute: u32) {
                 let _ = reply.send(Ok(()));
             }
         }
+        // The database is away or locked: trying each item alone would only wait as long
+        // again before the same answer.
+        Err(e)
+            if matches!(
+                db::unavailable_or_internal(&e),
+                ApiError::Unavailable { .. }
+            ) =>
+        {
+            let err = db::unavailable_or_internal(&e);
+            for (_, reply) in resps {
+                let _ = reply.send(Err(clone_err(&err)));
+            }
+            for (_, reply) in imps {
+                let _ = reply.send(Err(clone_err(&err)));
+            }
+        }
         // A single bad item, or a race with another writer on the same submission_id (a unique
         // violation), must not fail its neighbours: retry each on its own, where the race
         // resolves into a duplicate.

@@ -8,6 +8,7 @@ mod intake;
 mod isolation;
 mod logs;
 mod ops;
+mod outage;
 mod report;
 mod scale;
 mod widget;

@@ -63,6 +63,37 @@ async function stopServer() {
   await gone;
 }
 process.on('exit', () => { if (serverProc) serverProc.kill('SIGKILL'); });
+
+// The database goes away while the service keeps running. PostgreSQL: the test database stops
+// accepting connections and its sessions are ended, for 20 s. SQLite (no server to stop): another
+// process holds the write lock for 14 s, longer than the service's 10-s busy timeout.
+const IS_PG = DATABASE_URL.startsWith('postgres');
+function databaseOutage() {
+  if (IS_PG) {
+    const name = new URL(DATABASE_URL).pathname.slice(1);
+    const adminUrl = DATABASE_URL.replace(/\/[^/]*$/, '/postgres');
+    const psql = (sql) => execFileSync('psql', [adminUrl, '-qAtc', sql], { encoding: 'utf8' });
+    psql(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
+    psql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${name}'`);
+    return {
+      started: Promise.resolve(),
+      ended: sleep(20000).then(() => psql(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`)),
+    };
+  }
+  const file = DATABASE_URL.replace(/^sqlite:\/\//, '');
+  const holder = spawn('python3', ['-c', [
+    'import sqlite3, sys, time',
+    'c = sqlite3.connect(sys.argv[1], isolation_level=None)',
+    "c.execute('BEGIN EXCLUSIVE')",
+    "print('locked', flush=True)",
+    'time.sleep(14)',
+    "c.execute('ROLLBACK')",
+  ].join('\n'), file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return {
+    started: new Promise((r) => holder.stdout.once('data', r)),
+    ended: new Promise((r) => holder.once('exit', r)),
+  };
+}
 const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 const RUN = Date.now().toString(36);
 
@@ -749,6 +780,37 @@ async function main() {
     await p.focus('#host-btn');
     assert(await p.evaluate(() => getComputedStyle(document.activeElement).outlineColor) !== 'rgb(36, 145, 255)', 'our focus style leaked onto the host');
     await clean(p);
+    await close(p);
+  });
+
+  await step('database outage: 503 with Retry-After while the database is unavailable, /readyz says so, the widget delivers exactly once when it is back', async () => {
+    const p = await open(page('dbdown'));
+    await openModal(p);
+    await p.check(`${question(p, 'trust')} input[value="1"]`);
+    const token = `dbdown-${RUN}`;
+    await p.fill('textarea', token);
+    const answers = [];
+    const seen = [];
+    p.on('response', (r) => {
+      seen.push(`${r.request().method()} ${r.url().slice(-30)} ${r.status()} +${Date.now() - t0}`);
+      if (r.request().method() === 'POST' && r.url().endsWith('/responses')) answers.push([r.status(), r.headers()['retry-after']]);
+    });
+    p.on('requestfailed', (r) => seen.push(`FAILED ${r.method()} ${r.url().slice(-30)} ${r.failure() && r.failure().errorText} +${Date.now() - t0}`));
+    const t0 = Date.now();
+    const outage = databaseOutage();
+    await outage.started;
+    if (IS_PG) assert((await fetch(`${CX_URL}/readyz`)).status === 503, '/readyz during the outage');
+    await p.click('.cxs-submit');
+    await p.waitForSelector('.cxs-thanks', { state: 'visible' });
+    await until(async () => answers.some(([s]) => s === 503), 'a 503 during the outage', 40000).catch((e) => { throw new Error(`${e.message}: ${seen.join('; ')}`); });
+    await outage.ended;
+    await until(async () => (await rowsWith(DEP, token)).length >= 1, 'response stored after the outage', 60000);
+    await sleep(3000);
+    assert((await rowsWith(DEP, token)).length === 1, 'stored more than once');
+    assert(answers.filter(([s]) => s === 503).every(([, ra]) => Number(ra) >= 1), `503 without Retry-After: ${JSON.stringify(answers)}`);
+    assert(answers.filter(([s]) => s !== 503 && s !== 201).length === 0, `unexpected answers: ${JSON.stringify(answers)}`);
+    assert((await fetch(`${CX_URL}/readyz`)).status === 200, '/readyz after the outage');
+    assert(await p.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith('cx-survey:pending:')).length) === 0, 'queue not emptied');
     await close(p);
   });
 

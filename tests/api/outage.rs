@@ -1,0 +1,130 @@
+//! The database goes away under a running service: public calls answer `503` with `Retry-After`
+//! in bounded time, readable by the widget's page (CORS), nothing is stored half, `/readyz`
+//! says so, and the service recovers by itself. PostgreSQL: the test database refuses
+//! connections and its sessions are ended. SQLite: another connection holds the write lock.
+
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection;
+use diesel::Connection;
+use reqwest::header::ORIGIN;
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::on_both;
+
+on_both!(database_outage_answers_503_and_recovers);
+
+const PAGE: &str = "https://www.example.gov";
+
+async fn database_outage_answers_503_and_recovers(b: Backend) {
+    let app = spawn_app(b).await;
+    let dep = app.deployment("a11-v2-thumbs").await;
+    let post = |sub: String| {
+        app.client
+            .post(app.url(&format!("/api/v1/deployments/{dep}/responses")))
+            .header(ORIGIN, PAGE)
+            .json(&json!({"submission_id": sub, "answers": {"trust": 1}}))
+            .send()
+    };
+    assert_eq!(post(sub_id()).await.unwrap().status(), 201);
+    // Let the deployment drop out of the instance's short cache, so the outage hits every step.
+    actix_web::rt::time::sleep(Duration::from_millis(2100)).await;
+
+    let name = app.database_url.rsplit('/').next().unwrap().to_string();
+    let pg_admin =
+        || diesel::PgConnection::establish(&format!("{}/postgres", postgres_base())).unwrap();
+    // SQLite: a second connection takes the write lock; it is released by dropping it.
+    let lock = match b {
+        Backend::Postgres => {
+            pg_admin()
+                .batch_execute(&format!(
+                    "ALTER DATABASE {name} ALLOW_CONNECTIONS false;
+                     SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}';"
+                ))
+                .unwrap();
+            None
+        }
+        Backend::Sqlite => {
+            let path = app.database_url.trim_start_matches("sqlite://").to_string();
+            let mut c = diesel::SqliteConnection::establish(&path).unwrap();
+            c.batch_execute("BEGIN EXCLUSIVE").unwrap();
+            Some(c)
+        }
+    };
+    if b == Backend::Postgres {
+        // The browser asks first; the allowed origins cannot be read, so the preflight lets
+        // the request through, uncached, for its 503 to be readable.
+        let r = app
+            .client
+            .request(
+                reqwest::Method::OPTIONS,
+                app.url(&format!("/api/v1/deployments/{dep}/responses")),
+            )
+            .header(ORIGIN, PAGE)
+            .header("access-control-request-method", "POST")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+        assert_eq!(r.headers()["access-control-allow-origin"], PAGE);
+        assert_eq!(r.headers()["access-control-max-age"], "0");
+    }
+    let sub = sub_id();
+    let started = Instant::now();
+    let r = post(sub.clone()).await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(r.status(), 503, "{took:?}");
+    // Bounded: the pool's 5-s connect timeout (PostgreSQL), the 10-s busy timeout (SQLite),
+    // never the 15-s reply timeout or a hang.
+    assert!(took < Duration::from_secs(14), "answered after {took:?}");
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&wait));
+    assert_eq!(r.headers()["access-control-allow-origin"], PAGE);
+    assert!(r.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .contains("Retry-After"));
+    let p = problem(r).await;
+    assert_eq!(p["status"], 503);
+    if b == Backend::Postgres {
+        let r = app.get("/readyz").await;
+        assert_eq!(r.status(), 503);
+        let text = r.text().await.unwrap();
+        assert!(!text.contains(&name), "readyz names the database: {text}");
+    }
+    assert_eq!(
+        app.get("/healthz").await.status(),
+        200,
+        "the process is alive"
+    );
+
+    // Back: the same submission is stored exactly once, without a restart.
+    match lock {
+        Some(mut c) => c.batch_execute("ROLLBACK").unwrap(),
+        None => pg_admin()
+            .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+            .unwrap(),
+    }
+    let back = Instant::now();
+    let mut status = 0;
+    while back.elapsed() < Duration::from_secs(20) {
+        status = post(sub.clone()).await.unwrap().status().as_u16();
+        if status == 200 || status == 201 {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!([200, 201].contains(&status), "not recovered: {status}");
+    assert_eq!(app.get("/readyz").await.status(), 200);
+    let rows = app.exported(&dep).await;
+    assert_eq!(
+        rows.len(),
+        2,
+        "the first response and the retried one, once"
+    );
+}
