@@ -57,11 +57,15 @@ impl RateLimiter {
         let Some(peer) = req.peer_addr() else {
             return Ok(None);
         };
-        let forwarded = req
+        // Several header lines are one list (RFC 9110 §5.3); a proxy such as HAProxy adds its
+        // own line after the client's, so reading only the first would believe the client.
+        let forwarded: Vec<&str> = req
             .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok());
-        let client = counted_network(client_ip(peer.ip(), forwarded, &self.trusted));
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let forwarded = (!forwarded.is_empty()).then(|| forwarded.join(","));
+        let client = counted_network(client_ip(peer.ip(), forwarded.as_deref(), &self.trusted));
         self.local.check_key(&client).map_err(|not_until| {
             let wait = not_until.wait_time_from(governor::clock::DefaultClock::default().now());
             ApiError::RateLimited(wait.as_secs() + 1)

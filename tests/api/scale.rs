@@ -123,6 +123,17 @@ async fn forwarded_client_is_limited_alone(b: Backend) {
         post(c, base, &dep, Some("10.9.9.9, 203.0.113.5")).await,
         429
     );
+    // A proxy that adds its own header line (HAProxy) after the client's forged one: the
+    // lines are one list, and the proxy's (last) entry names the client.
+    let r = c
+        .post(format!("{base}/api/v1/deployments/{dep}/responses"))
+        .header("x-forwarded-for", "203.0.113.77")
+        .header("x-forwarded-for", "203.0.113.5")
+        .json(&json!({"submission_id": sub_id(), "answers": {"trust": 1}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429, "the forged first line was believed");
     assert_eq!(proxied.responses(), 3);
 
     // Without a trusted proxy, the header is the client's word and changes nothing.
