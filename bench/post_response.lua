@@ -10,7 +10,7 @@ end
 
 function init(args)
   counter = 0
-  created, other = 0, 0
+  created, other, last_other = 0, 0, 0
   path = "/api/v1/deployments/" .. os.getenv("DEPLOYMENT") .. "/responses"
   pause_ms = tonumber(os.getenv("DELAY_MS") or "0")
   run = os.getenv("RUN") or "0000"
@@ -37,16 +37,17 @@ if os.getenv("DELAY_MS") then
 end
 
 function response(status, headers, body)
-  if status == 201 then created = created + 1 else other = other + 1 end
+  if status == 201 then created = created + 1 else other = other + 1; last_other = status end
 end
 
 function done(summary, latency, requests)
-  local c, o = 0, 0
+  local c, o, lo = 0, 0, 0
   for _, t in ipairs(threads) do
     c = c + t:get("created")
     o = o + t:get("other")
+    if t:get("last_other") ~= 0 then lo = t:get("last_other") end
   end
-  io.write(string.format("RESULT requests=%d created=%d other=%d seconds=%.2f rps=%.0f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
-    summary.requests, c, o, summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
+  io.write(string.format("RESULT requests=%d created=%d other=%d%s seconds=%.2f rps=%.0f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
+    summary.requests, c, o, lo ~= 0 and string.format(" (last %d)", lo) or "", summary.duration / 1e6, summary.requests / (summary.duration / 1e6),
     latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
 end

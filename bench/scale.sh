@@ -83,6 +83,7 @@ for n in $COUNTS; do
     rps=$(sed -E 's/.* rps=([0-9]+).*/\1/' <<<"$line"); c=$(sed -E 's/.* created=([0-9]+).*/\1/' <<<"$line")
     total=$((total + rps)); created=$((created + c))
   done
+  sleep 1   # requests wrk left in flight are still being committed
   stored=$(( $(rows) - before ))
   # wrk stops with requests in flight: committed, but their 201 unread. The instances' own
   # counters of stored responses must equal the rows exactly.
