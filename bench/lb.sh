@@ -64,8 +64,8 @@ balancer() { # backends... -> (re)starts HAProxy on $LB
   {
     printf 'global\n  maxconn 4096\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n'
     printf 'frontend fe\n  bind 127.0.0.1:%s\n  option forwardfor\n  default_backend be\n' "$LB"
-    printf 'backend be\n  balance roundrobin\n  http-reuse always\n'
-    for i in "$@"; do printf '  server s%s 127.0.0.1:%s\n' "$i" $((18090 + i)); done
+    printf 'backend be\n  balance roundrobin\n  http-reuse always\n  option httpchk GET /readyz\n'
+    for i in "$@"; do printf '  server s%s 127.0.0.1:%s check inter 1s\n' "$i" $((18090 + i)); done
   } > "$WORK/haproxy.cfg"
   haproxy -f "$WORK/haproxy.cfg" -D -p "$WORK/haproxy.pid"
   sleep 0.3

@@ -99,3 +99,95 @@ async fn oversized_and_slow_requests_are_cut_off(b: Backend) {
     );
     assert_eq!(limited.responses(), 5);
 }
+
+on_both!(every_html_page_carries_the_security_headers);
+
+/// Every HTML answer the service can give — forms, their errors, thank-you, closed and unknown
+/// surveys, email link and opt-out pages, demo pages — carries CSP, HSTS, nosniff, a referrer
+/// policy and no framing.
+async fn every_html_page_carries_the_security_headers(b: Backend) {
+    let app = spawn_with(
+        b,
+        Options {
+            demo: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let dep = app.deployment("a11-v2-thumbs").await;
+    let closed = app.deployment("a11-v2-likert").await;
+    let r = app
+        .admin(
+            &app.key,
+            reqwest::Method::PATCH,
+            &format!("/api/v1/admin/deployments/{closed}"),
+            Some(json!({"status": "closed"})),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = |body: &str| {
+        no_redirect
+            .post(app.url(&format!("/s/{dep}")))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", app.address.clone())
+            .body(body.to_string())
+            .send()
+    };
+    let mut answers = vec![];
+    for path in [
+        format!("/s/{dep}"),
+        format!("/s/{dep}?locale=es"),
+        format!("/s/{dep}/thanks?locale=en"),
+        format!("/s/{closed}"),
+        "/s/no-such-survey".to_string(),
+        "/r/not-a-real-token-0123456789".to_string(),
+        "/u/not-a-real-token-0123456789".to_string(),
+        "/demo".to_string(),
+        format!("/demo/modal/{dep}"),
+    ] {
+        let r = app.get(&path).await;
+        answers.push((format!("GET {path}"), r));
+    }
+    answers.push(("POST /s (invalid)".into(), form("trust=9").await.unwrap()));
+    answers.push((
+        "POST /u (unknown token)".into(),
+        no_redirect
+            .post(app.url("/u/not-a-real-token-0123456789"))
+            .header("origin", app.address.clone())
+            .send()
+            .await
+            .unwrap(),
+    ));
+    let mut html = 0;
+    for (what, r) in answers {
+        let h = r.headers();
+        let ctype = h
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        if !ctype.starts_with("text/html") {
+            continue;
+        }
+        html += 1;
+        for name in [
+            "content-security-policy",
+            "strict-transport-security",
+            "x-content-type-options",
+            "referrer-policy",
+            "x-frame-options",
+        ] {
+            assert!(
+                h.get(name).is_some(),
+                "{what} ({}) lacks {name}",
+                r.status()
+            );
+        }
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
+    }
+    assert_eq!(html, 11, "every answer above is an HTML page");
+}

@@ -69,6 +69,8 @@ pub struct Options {
     pub smtp_url: Option<String>,
     /// `CX_TRUSTED_PROXIES`.
     pub trusted_proxies: &'static str,
+    /// `CX_DEMO`.
+    pub demo: bool,
 }
 
 pub struct TestApp {
@@ -122,6 +124,7 @@ pub async fn spawn_with(backend: Backend, opts: Options) -> TestApp {
     settings.smtp_url = opts.smtp_url;
     settings.trusted_proxies =
         cx_survey::intake::limit::parse_trusted(opts.trusted_proxies).unwrap();
+    settings.demo = opts.demo;
     let app = Application::build(settings).await.expect("app builds");
     let port = app.port();
     let handle = app.handle();
