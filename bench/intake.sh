@@ -4,7 +4,8 @@
 # one-INSERT-per-request actix handler (examples/bare_insert.rs).
 #
 #   bash bench/intake.sh            # needs wrk (apt-get install wrk) and PostgreSQL on 127.0.0.1:5432
-# Env: BACKENDS ("sqlite postgres"), DURATION (default 20s), CONNECTIONS (32), PG (postgres://postgres@127.0.0.1:5432)
+# Env: BACKENDS ("sqlite postgres"), DURATION (default 20s), CONNECTIONS (32), PG (postgres://postgres@127.0.0.1:5432),
+#      FORWARDED (0|1: rate limit on at 120/min, every request a new client through a trusted proxy)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-20s}
@@ -40,6 +41,8 @@ for backend in ${BACKENDS:-sqlite postgres}; do
 
   url=$(fresh_url $backend)
   export DATABASE_URL=$url CX_SURVEY_DEFS=survey-defs CX_RATE_LIMIT_PER_MINUTE=0 RUST_LOG=warn
+  # FORWARDED=1: the shipped rate limit on, each request from another client behind a trusted proxy.
+  [ "${FORWARDED:-0}" = 1 ] && export CX_RATE_LIMIT_PER_MINUTE=120 CX_TRUSTED_PROXIES=127.0.0.1 FORWARDED=1
   KEY=$($BIN keys create --agency bench 2>/dev/null | tail -1)
   $BIN serve --bind 127.0.0.1:$PORT 2>"$WORK/serve.log" & pid=$!
   wait_port healthz
