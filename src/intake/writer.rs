@@ -213,18 +213,36 @@ fn run(rx: Receiver<Item>, pool: Pool, max_batch: usize, per_minute: u32) {
         crate::ops::metrics()
             .writer_batch
             .observe(batch.len() as f64);
-        commit(&pool, batch, per_minute);
+        if let Err(down) = commit(&pool, batch, per_minute) {
+            // What queued up while this batch waited out the connection timeout would wait as
+            // long again: answer it now; the clients retry with the same submission_id.
+            while let Ok(item) = rx.try_recv() {
+                item.fail(clone_err(&down));
+            }
+        }
     }
 }
 
-fn commit(pool: &Pool, batch: Vec<Item>, per_minute: u32) {
+/// Stores one batch and answers each item; `Err` when the database is away or locked.
+fn commit(pool: &Pool, batch: Vec<Item>, per_minute: u32) -> Result<(), ApiError> {
     let mut conn = match pool.get() {
         Ok(c) => c,
-        Err(e) => return fail_all(batch, &ApiError::from(e)),
+        Err(e) => {
+            let err = ApiError::from(e);
+            fail_all(batch, &err);
+            return Err(err);
+        }
     };
     let batch = match shared_limit(&mut conn, batch, per_minute) {
         Ok(kept) => kept,
-        Err((batch, e)) => return fail_all(batch, &db::unavailable_or_internal(&e)),
+        Err((batch, e)) => {
+            let err = db::unavailable_or_internal(&e);
+            fail_all(batch, &err);
+            return match err {
+                ApiError::Unavailable { .. } => Err(err),
+                _ => Ok(()),
+            };
+        }
     };
     let (mut resps, mut imps) = (vec![], vec![]);
     for item in batch {
@@ -259,6 +277,7 @@ fn commit(pool: &Pool, batch: Vec<Item>, per_minute: u32) {
             for (_, reply) in imps {
                 let _ = reply.send(Err(clone_err(&err)));
             }
+            return Err(err);
         }
         // A single bad item, or a race with another writer on the same submission_id (a unique
         // violation), must not fail its neighbours: retry each on its own, where the race
@@ -290,6 +309,7 @@ fn commit(pool: &Pool, batch: Vec<Item>, per_minute: u32) {
             }
         }
     }
+    Ok(())
 }
 
 /// Counts the batch's submissions per client in the shared one-minute windows (one statement
