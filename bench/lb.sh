@@ -25,13 +25,13 @@ cargo build --release -q --bin cx-survey
 BIN=target/release/cx-survey
 WORK=$(mktemp -d)
 cleanup() {
-  kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true
+  set +e   # errexit would stop the cleanup at its first failure
+  [ -f "$WORK/haproxy.pid" ] && kill "$(cat "$WORK/haproxy.pid")" 2>/dev/null   # daemonised: not a job
+  kill $(jobs -p) 2>/dev/null; wait 2>/dev/null
   for g in "$CG"/cx-lb-*; do [ -d "$g" ] && rmdir "$g" 2>/dev/null; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-# (cleanup's `kill $(jobs -p)` does not reach the daemonised HAProxy)
-trap '[ -f "$WORK/haproxy.pid" ] && kill "$(cat "$WORK/haproxy.pid")" 2>/dev/null; cleanup' EXIT
 capped=0
 if mkdir "$CG/cx-lb-probe" 2>/dev/null; then rmdir "$CG/cx-lb-probe"; capped=1; fi
 quota=$(python3 -c "print(int($INSTANCE_CPU * 100000))")
@@ -50,7 +50,10 @@ start() { # index [rate limit] -> instance i on port 18090+i
     $BIN serve --bind 127.0.0.1:$port 2>"$WORK/serve-$i.log" &
   fi
   echo $! > "$WORK/pid-$i"
-  for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && return 0; sleep 0.1; done
+  for _ in $(seq 1 100); do
+    kill -0 "$(cat "$WORK/pid-$i")" 2>/dev/null || break   # died: not some leftover on the port
+    curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && return 0; sleep 0.1
+  done
   echo "instance $i did not start"; cat "$WORK/serve-$i.log"; exit 1
 }
 stop_all() {

@@ -24,7 +24,8 @@ cargo build --release -q --bin cx-survey
 BIN=target/release/cx-survey
 WORK=$(mktemp -d)
 cleanup() {
-  kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true
+  set +e   # errexit would stop the cleanup at its first failure
+  kill $(jobs -p) 2>/dev/null; wait 2>/dev/null
   for g in "$CG"/cx-scale-*; do [ -d "$g" ] && rmdir "$g" 2>/dev/null; done
   rm -rf "$WORK"
 }
@@ -53,7 +54,10 @@ start() { # index -> starts instance i on port 18090+i, capped
     $BIN serve --bind 127.0.0.1:$port 2>"$WORK/serve-$i.log" &
   fi
   echo $! > "$WORK/pid-$i"
-  for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && return 0; sleep 0.1; done
+  for _ in $(seq 1 100); do
+    kill -0 "$(cat "$WORK/pid-$i")" 2>/dev/null || break   # died: not some leftover on the port
+    curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && return 0; sleep 0.1
+  done
   echo "instance $i did not start"; cat "$WORK/serve-$i.log"; exit 1
 }
 rows() { psql "$DATABASE_URL" -Atc "select count(*) from responses"; }
@@ -93,6 +97,6 @@ for n in $COUNTS; do
     counted=$((counted + ${c:-0}))
   done
   echo "instances=$n total_rps=$total 201s_read=$created stored_rows=$stored stored_by_instances=$counted $([ "$counted" = "$stored" ] && [ "$stored" -ge "$created" ] && echo OK || echo MISMATCH)"
-  for i in $(seq 1 "$n"); do kill "$(cat "$WORK/pid-$i")"; wait "$(cat "$WORK/pid-$i")" 2>/dev/null || true; done
+  for i in $(seq 1 "$n"); do kill "$(cat "$WORK/pid-$i")" || true; wait "$(cat "$WORK/pid-$i")" 2>/dev/null || true; done
   sleep 2
 done

@@ -106,8 +106,10 @@ impl From<diesel::result::Error> for ApiError {
 
 impl From<r2d2::Error> for ApiError {
     fn from(e: r2d2::Error) -> Self {
+        // The driver's text names hosts, databases and roles: the log gets it, the client not.
+        tracing::warn!(error = %e, "no database connection");
         ApiError::Unavailable {
-            detail: format!("database unavailable: {e}"),
+            detail: "the database is unavailable; retry shortly".into(),
             retry_after: 2,
         }
     }

@@ -8,8 +8,10 @@
 //!
 //! The client is the connection's peer, or, when the peer is a trusted proxy
 //! (`CX_TRUSTED_PROXIES`), the nearest untrusted address in `X-Forwarded-For`. IPv6 clients are
-//! counted per /64, the block one subscriber usually holds. Only a keyed hash of that address
-//! is stored, and only for two minutes.
+//! counted per /64, the smallest block one subscriber holds (one with a /56 gets a budget per
+//! /64). Only a keyed hash of that address is stored, for two to three minutes. The windows
+//! come from each instance's clock: instances are expected to run NTP (as PRA expiry and the
+//! fiscal quarters already require).
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -59,10 +61,11 @@ impl RateLimiter {
         };
         // Several header lines are one list (RFC 9110 §5.3); a proxy such as HAProxy adds its
         // own line after the client's, so reading only the first would believe the client.
-        let forwarded: Vec<&str> = req
+        // Lossy: one odd byte a client put in its part must not discard the proxy's part.
+        let forwarded: Vec<String> = req
             .headers()
             .get_all("x-forwarded-for")
-            .filter_map(|v| v.to_str().ok())
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .collect();
         let forwarded = (!forwarded.is_empty()).then(|| forwarded.join(","));
         let client = counted_network(client_ip(peer.ip(), forwarded.as_deref(), &self.trusted));
@@ -98,24 +101,40 @@ pub fn parse_trusted(list: &str) -> Result<Vec<IpNet>, String> {
 /// and read from the right: each trusted proxy appends the address it saw, so the first
 /// untrusted one from the right is the last hop nobody trusted could have forged.
 pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -> IpAddr {
+    // A dual-stack listener sees IPv4 peers as `::ffff:a.b.c.d`.
+    let peer = peer.to_canonical();
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
     if !is_trusted(&peer) {
         return peer;
     }
     let mut client = peer;
     for hop in forwarded_for.unwrap_or_default().rsplit(',') {
-        match hop.trim().parse::<IpAddr>() {
-            Ok(ip) => {
+        match parse_hop(hop) {
+            Some(ip) => {
                 client = ip;
                 if !is_trusted(&ip) {
                     break;
                 }
             }
             // A hop we cannot read: stop at the last address we could.
-            Err(_) => break,
+            None => break,
         }
     }
     client
+}
+
+/// One `X-Forwarded-For` element: an address, optionally with a port (`1.2.3.4:5678`) or in
+/// brackets (`[2001:db8::1]:443`), as some proxies write them.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    let hop = hop.trim();
+    if let Ok(ip) = hop.parse::<IpAddr>() {
+        return Some(ip.to_canonical());
+    }
+    if let Ok(sa) = hop.parse::<std::net::SocketAddr>() {
+        return Some(sa.ip().to_canonical());
+    }
+    let inner = hop.strip_prefix('[')?.strip_suffix(']')?;
+    inner.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
 }
 
 /// The unit one client is counted in: an IPv4 address, or an IPv6 /64.
@@ -145,32 +164,37 @@ pub(crate) fn count_shared(
     window: i64,
     hits: &[(&ClientBucket, i32)],
 ) -> QueryResult<Vec<(String, i32)>> {
-    let rows: Vec<_> = hits
-        .iter()
-        .map(|(b, n)| {
-            (
-                rate_windows::bucket.eq(b.0.as_str()),
-                rate_windows::window_start.eq(window),
-                rate_windows::hits.eq(*n),
-            )
-        })
-        .collect();
-    // As in the writer: the multi-row upsert compiles per backend only.
-    macro_rules! upsert {
-        ($c:expr) => {
-            diesel::insert_into(rate_windows::table)
-                .values(&rows)
-                .on_conflict((rate_windows::bucket, rate_windows::window_start))
-                .do_update()
-                .set(rate_windows::hits.eq(rate_windows::hits + excluded(rate_windows::hits)))
-                .returning((rate_windows::bucket, rate_windows::hits))
-                .get_results($c)
-        };
+    let mut totals = Vec::with_capacity(hits.len());
+    // Chunks keep each statement under the backends' bind-parameter limits.
+    for chunk in hits.chunks(500) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|(b, n)| {
+                (
+                    rate_windows::bucket.eq(b.0.as_str()),
+                    rate_windows::window_start.eq(window),
+                    rate_windows::hits.eq(*n),
+                )
+            })
+            .collect();
+        // As in the writer: the multi-row upsert compiles per backend only.
+        macro_rules! upsert {
+            ($c:expr) => {
+                diesel::insert_into(rate_windows::table)
+                    .values(&rows)
+                    .on_conflict((rate_windows::bucket, rate_windows::window_start))
+                    .do_update()
+                    .set(rate_windows::hits.eq(rate_windows::hits + excluded(rate_windows::hits)))
+                    .returning((rate_windows::bucket, rate_windows::hits))
+                    .get_results::<(String, i32)>($c)
+            };
+        }
+        totals.extend(match conn {
+            AnyConnection::Sqlite(c) => upsert!(c)?,
+            AnyConnection::Postgresql(c) => upsert!(c)?,
+        });
     }
-    match conn {
-        AnyConnection::Sqlite(c) => upsert!(c),
-        AnyConnection::Postgresql(c) => upsert!(c),
-    }
+    Ok(totals)
 }
 
 /// Drops the counts of windows before the previous one.
@@ -214,6 +238,23 @@ mod tests {
                 &trusted
             ),
             ip("10.0.0.3")
+        );
+        // Ports, brackets, and IPv4 seen through a dual-stack socket.
+        assert_eq!(
+            client_ip(ip("10.1.2.3"), Some("203.0.113.9:5678"), &trusted),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_ip(ip("10.1.2.3"), Some("[2001:db8::1]:443"), &trusted),
+            ip("2001:db8::1")
+        );
+        assert_eq!(
+            client_ip(ip("::ffff:10.1.2.3"), Some("203.0.113.9"), &trusted),
+            ip("203.0.113.9")
+        );
+        assert_eq!(
+            client_ip(ip("::ffff:192.0.2.1"), None, &trusted),
+            ip("192.0.2.1")
         );
         assert!(parse_trusted("10.0.0.0/8,nonsense").is_err());
         assert_eq!(parse_trusted("").unwrap(), vec![]);

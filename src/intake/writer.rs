@@ -214,8 +214,8 @@ fn run(rx: Receiver<Item>, pool: Pool, max_batch: usize, per_minute: u32) {
             .writer_batch
             .observe(batch.len() as f64);
         if let Err(down) = commit(&pool, batch, per_minute) {
-            // What queued up while this batch waited out the connection timeout would wait as
-            // long again: answer it now; the clients retry with the same submission_id.
+            // What queued up while this batch waited out the connection or busy timeout would
+            // wait as long again: answer it now; the clients retry with the same submission_id.
             while let Ok(item) = rx.try_recv() {
                 item.fail(clone_err(&down));
             }
@@ -223,7 +223,8 @@ fn run(rx: Receiver<Item>, pool: Pool, max_batch: usize, per_minute: u32) {
     }
 }
 
-/// Stores one batch and answers each item; `Err` when the database is away or locked.
+/// Stores one batch and answers each item; `Err` when the database made the batch wait out a
+/// timeout before failing (no connection to be had, or SQLite's busy timeout).
 fn commit(pool: &Pool, batch: Vec<Item>, per_minute: u32) -> Result<(), ApiError> {
     let mut conn = match pool.get() {
         Ok(c) => c,
@@ -235,14 +236,17 @@ fn commit(pool: &Pool, batch: Vec<Item>, per_minute: u32) -> Result<(), ApiError
     };
     let batch = match shared_limit(&mut conn, batch, per_minute) {
         Ok(kept) => kept,
-        Err((batch, e)) => {
-            let err = db::unavailable_or_internal(&e);
-            fail_all(batch, &err);
-            return match err {
-                ApiError::Unavailable { .. } => Err(err),
-                _ => Ok(()),
-            };
-        }
+        Err((batch, e)) => match db::unavailable_or_internal(&e) {
+            err @ ApiError::Unavailable { .. } => {
+                fail_all(batch, &err);
+                return if waited(&e) { Err(err) } else { Ok(()) };
+            }
+            // The limit's own bookkeeping failed: a response is worth more than a rate limit.
+            _ => {
+                tracing::error!(error = %e, "shared rate-limit count failed; batch stored unlimited");
+                batch
+            }
+        },
     };
     let (mut resps, mut imps) = (vec![], vec![]);
     for item in batch {
@@ -277,7 +281,9 @@ fn commit(pool: &Pool, batch: Vec<Item>, per_minute: u32) -> Result<(), ApiError
             for (_, reply) in imps {
                 let _ = reply.send(Err(clone_err(&err)));
             }
-            return Err(err);
+            if waited(&e) {
+                return Err(err);
+            }
         }
         // A single bad item, or a race with another writer on the same submission_id (a unique
         // violation), must not fail its neighbours: retry each on its own, where the race
@@ -357,6 +363,11 @@ fn shared_limit(
         }
     }
     Ok(kept)
+}
+
+/// SQLite gave up after its busy timeout ("database is locked").
+fn waited(e: &diesel::result::Error) -> bool {
+    matches!(e, diesel::result::Error::DatabaseError(_, info) if info.message().contains("locked"))
 }
 
 fn fail_all(batch: Vec<Item>, err: &ApiError) {

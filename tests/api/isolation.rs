@@ -456,12 +456,11 @@ async fn agency_state(app: &TestApp, key: &str, dep: &str) -> Vec<Value> {
     out
 }
 
-/// The federal fiscal quarter of today (FY starts October 1).
-fn current_quarter() -> (i32, u32) {
-    use chrono::Datelike;
-    let d = chrono::Utc::now().date_naive();
-    match d.month() {
-        10..=12 => (d.year() + 1, 1),
-        m => (d.year(), (m - 1) / 3 + 2),
-    }
+/// The fiscal quarter of now, cut in the service's report time zone.
+fn current_quarter() -> (i32, u8) {
+    let q = cx_survey::fiscal::FiscalQuarter::containing(
+        chrono::Utc::now(),
+        "America/New_York".parse().unwrap(),
+    );
+    (q.year, q.quarter)
 }

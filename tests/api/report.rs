@@ -652,12 +652,11 @@ async fn report_runs_on_a_read_only_standby() {
     };
     set_read_only(true);
     let (fy, q) = {
-        use chrono::Datelike;
-        let d = chrono::Utc::now().date_naive();
-        match d.month() {
-            10..=12 => (d.year() + 1, 1),
-            m => (d.year(), (m - 1) / 3 + 2),
-        }
+        let q = cx_survey::fiscal::FiscalQuarter::containing(
+            chrono::Utc::now(),
+            "America/New_York".parse().unwrap(),
+        );
+        (q.year, q.quarter)
     };
     let out_dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
