@@ -20,7 +20,7 @@ fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let (url, bind) = (args[1].clone(), args[2].clone());
     let size = if url.starts_with("postgres") { 8 } else { 4 };
-    let (pool, _) = cx_survey::db::connect_pool(&url, size).expect("database");
+    let (pool, _) = cx_survey::db::connect_pool(&url, size, 1).expect("database");
     pool.get()
         .unwrap()
         .batch_execute("CREATE TABLE IF NOT EXISTS bare_responses (id TEXT PRIMARY KEY, body TEXT NOT NULL, created_at TIMESTAMP NOT NULL)")

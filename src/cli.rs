@@ -151,6 +151,9 @@ pub fn run(cli: Cli) -> ExitCode {
     if let Some(d) = cli.defs {
         settings.survey_defs = d;
     }
+    if !matches!(cli.command, Command::Serve { .. }) {
+        settings.pool_min_idle = 0;
+    }
     match cli.command {
         Command::Serve { bind } => {
             if let Some(b) = bind {
@@ -228,7 +231,7 @@ fn keys_admin(
     settings: &Settings,
     f: impl FnOnce(&mut crate::db::AnyConnection) -> Result<(), String>,
 ) -> ExitCode {
-    let (pool, _) = match crate::db::connect_pool(&settings.database_url, 2) {
+    let (pool, _) = match crate::db::connect_pool(&settings.database_url, 2, 0) {
         Ok(p) => p,
         Err(e) => return fail(e),
     };

@@ -20,6 +20,10 @@ pub struct Settings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Database connections for reads and admin writes.
     pub pool_size: u32,
+    /// Connections the pool keeps open in reserve (1 for `serve`; 0 for one-shot commands, so
+    /// no background connect is under way when the process exits: libpq's TLS teardown at exit
+    /// can crash a thread still connecting).
+    pub pool_min_idle: u32,
     /// Largest number of intake items committed in one transaction.
     pub max_batch: usize,
     /// Intake items waiting for the writer before new ones get 503.
@@ -88,6 +92,7 @@ impl Settings {
                 problem,
             })?,
             pool_size: parse_num("CX_DB_POOL_SIZE", 8)? as u32,
+            pool_min_idle: 1,
             max_batch: parse_num("CX_INTAKE_MAX_BATCH", 256)?.max(1) as usize,
             queue_capacity: parse_num("CX_INTAKE_QUEUE", 20_000)?.max(1) as usize,
             intake_writers: get("CX_INTAKE_WRITERS")

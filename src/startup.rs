@@ -78,7 +78,11 @@ pub fn prepare(settings: &Settings) -> Result<(Pool, Backend, LoadedDefs), Start
 /// nothing is migrated or recorded.
 pub fn prepare_reader(settings: &Settings) -> Result<(Pool, Backend, LoadedDefs), StartupError> {
     let defs = load_dir(&settings.survey_defs).map_err(StartupError::Defs)?;
-    let (pool, backend) = db::connect_pool(&settings.database_url, settings.pool_size)?;
+    let (pool, backend) = db::connect_pool(
+        &settings.database_url,
+        settings.pool_size,
+        settings.pool_min_idle,
+    )?;
     let mut conn = pool.get().map_err(db::DbSetupError::from)?;
     if !db::is_read_only(&mut conn) {
         crate::registry::file::apply(&mut conn, &defs).map_err(StartupError::Apply)?;

@@ -123,7 +123,11 @@ pub enum DbSetupError {
 }
 
 /// Opens a pool, switches SQLite to WAL, and applies pending migrations.
-pub fn connect_pool(database_url: &str, size: u32) -> Result<(Pool, Backend), DbSetupError> {
+pub fn connect_pool(
+    database_url: &str,
+    size: u32,
+    min_idle: u32,
+) -> Result<(Pool, Backend), DbSetupError> {
     let url = DatabaseUrl::parse(database_url).map_err(DbSetupError::Url)?;
     let backend = url.backend;
     let manager = ConnectionManager { url };
@@ -136,7 +140,7 @@ pub fn connect_pool(database_url: &str, size: u32) -> Result<(Pool, Backend), Db
     }
     let pool = r2d2::Pool::builder()
         .max_size(size.max(2))
-        .min_idle(Some(1))
+        .min_idle(Some(min_idle))
         .connection_timeout(Duration::from_secs(5))
         .build(manager)?;
     let mut conn = pool.get()?;

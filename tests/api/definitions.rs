@@ -197,7 +197,7 @@ async fn changed_content_needs_a_new_version(b: Backend) {
         .await
         .unwrap();
     drop(app);
-    let (pool, _) = cx_survey::db::connect_pool(&db, 2).unwrap();
+    let (pool, _) = cx_survey::db::connect_pool(&db, 2, 1).unwrap();
     use diesel::prelude::*;
     let mut c = pool.get().unwrap();
     let versions: Vec<i32> = cx_survey::db::schema::instruments::table

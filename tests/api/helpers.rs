@@ -129,7 +129,7 @@ pub async fn spawn_with(backend: Backend, opts: Options) -> TestApp {
     let port = app.port();
     let handle = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
-    let (pool, _) = db::connect_pool(&database_url, 2).unwrap();
+    let (pool, _) = db::connect_pool(&database_url, 2, 1).unwrap();
     let key = {
         let mut c = pool.get().unwrap();
         cx_survey::admin::create_key(&mut c, "agency-a", Some("Agency A"), Some("tests")).unwrap()

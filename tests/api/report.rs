@@ -679,7 +679,7 @@ async fn report_runs_on_a_read_only_standby() {
         out_dir.path().to_str().unwrap(),
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert!(out.status.success(), "{stderr}");
+    assert!(out.status.success(), "{:?}: {stderr}", out.status);
     let details =
         std::fs::read_to_string(out_dir.path().join("cx_collection_details.csv")).unwrap();
     assert_eq!(details.lines().count(), 2, "{details}");
