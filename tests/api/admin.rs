@@ -361,8 +361,7 @@ async fn export_csv_is_injection_safe_and_filterable(b: Backend) {
         assert!(!cell.starts_with(['=', '+', '-', '@']), "{cell}");
     }
     // The current quarter holds both; last fiscal year none.
-    let now = chrono::Utc::now();
-    let fq = cx_survey::fiscal::FiscalQuarter::containing(now, "America/New_York".parse().unwrap());
+    let fq = current_quarter();
     let j: Value = app
         .admin(
             &app.key,

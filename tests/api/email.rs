@@ -10,7 +10,9 @@ use cx_survey::startup::Application;
 use diesel::prelude::*;
 use serde_json::{json, Value};
 
-use crate::helpers::{free_port, settings_for, spawn_with, Backend, Options, TestApp};
+use crate::helpers::{
+    current_quarter, free_port, settings_for, spawn_with, Backend, Options, TestApp,
+};
 use crate::on_both;
 
 on_both!(
@@ -321,10 +323,7 @@ async fn invitation_delivered_answered_once_and_address_erased(b: Backend) {
         assert!(!cells.contains(addr), "{addr} is still stored");
     }
     // Delivered invitations are survey opportunities of the quarter.
-    let fq = cx_survey::fiscal::FiscalQuarter::containing(
-        chrono::Utc::now(),
-        chrono_tz::America::New_York,
-    );
+    let fq = current_quarter();
     let rep: Value = app
         .admin(
             &app.key,

@@ -42,6 +42,19 @@ pub fn shipped_defs() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("survey-defs")
 }
 
+/// A connection to the PostgreSQL server's maintenance database (to create, drop or change
+/// test databases). PostgreSQL must be reachable: a missing server fails the test.
+pub fn pg_admin() -> PgConnection {
+    let base = postgres_base();
+    PgConnection::establish(&format!("{base}/postgres"))
+        .unwrap_or_else(|e| panic!("PostgreSQL is required for the tests ({base}): {e}"))
+}
+
+/// The fiscal quarter of now, cut in the service's default report time zone.
+pub fn current_quarter() -> cx_survey::fiscal::FiscalQuarter {
+    cx_survey::fiscal::FiscalQuarter::containing(chrono::Utc::now(), chrono_tz::America::New_York)
+}
+
 /// A fresh, empty database URL of the given backend. PostgreSQL must be reachable: a missing
 /// server fails the test, it is never skipped.
 pub fn fresh_database(backend: Backend, dir: &Path) -> String {
@@ -49,13 +62,10 @@ pub fn fresh_database(backend: Backend, dir: &Path) -> String {
         Backend::Sqlite => format!("sqlite://{}", dir.join("test.db").display()),
         Backend::Postgres => {
             let name = format!("cx_test_{}", uuid::Uuid::new_v4().simple());
-            let base = postgres_base();
-            let mut admin = PgConnection::establish(&format!("{base}/postgres"))
-                .unwrap_or_else(|e| panic!("PostgreSQL is required for the tests ({base}): {e}"));
-            admin
+            pg_admin()
                 .batch_execute(&format!("CREATE DATABASE {name}"))
                 .expect("create test database");
-            format!("{base}/{name}")
+            format!("{}/{name}", postgres_base())
         }
     }
 }
@@ -148,6 +158,11 @@ pub async fn spawn_with(backend: Backend, opts: Options) -> TestApp {
 }
 
 impl TestApp {
+    /// The PostgreSQL database's name (the last part of its URL).
+    pub fn database_name(&self) -> &str {
+        self.database_url.rsplit('/').next().unwrap_or_default()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.address, path)
     }
@@ -260,12 +275,7 @@ impl Drop for TestApp {
         // Sending the stop command is enough; the server winds down on its own.
         drop(self.handle.stop(false));
         if self.backend == Backend::Postgres {
-            let name = self
-                .database_url
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_string();
+            let name = self.database_name().to_string();
             let base = postgres_base();
             std::thread::spawn(move || {
                 if let Ok(mut c) = PgConnection::establish(&format!("{base}/postgres")) {

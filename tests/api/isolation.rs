@@ -179,7 +179,8 @@ on_both!(every_admin_route_denies_another_agency);
 async fn every_admin_route_denies_another_agency(b: Backend) {
     let app = spawn_app(b).await;
     let a = &app.key;
-    let (fy, q) = current_quarter();
+    let fq = current_quarter();
+    let (fy, q) = (fq.year, fq.quarter);
     let dep_a = app.deployment("a11-v2-thumbs").await;
     let r = app
         .submit(
@@ -440,8 +441,11 @@ async fn agency_state(app: &TestApp, key: &str, dep: &str) -> Vec<Value> {
         format!("/api/v1/admin/deployments/{dep}"),
         "/api/v1/admin/responses?format=json".to_string(),
         {
-            let (fy, q) = current_quarter();
-            format!("/api/v1/admin/reports/quarterly?fiscal_year={fy}&quarter={q}")
+            let fq = current_quarter();
+            format!(
+                "/api/v1/admin/reports/quarterly?fiscal_year={}&quarter={}",
+                fq.year, fq.quarter
+            )
         },
     ] {
         let r = app.admin(key, Method::GET, &path, None).await;
@@ -454,13 +458,4 @@ async fn agency_state(app: &TestApp, key: &str, dep: &str) -> Vec<Value> {
         out.push(v);
     }
     out
-}
-
-/// The fiscal quarter of now, cut in the service's report time zone.
-fn current_quarter() -> (i32, u8) {
-    let q = cx_survey::fiscal::FiscalQuarter::containing(
-        chrono::Utc::now(),
-        "America/New_York".parse().unwrap(),
-    );
-    (q.year, q.quarter)
 }

@@ -461,10 +461,7 @@ async fn v1_scale_counts_and_api_scope(b: Backend) {
             201
         );
     }
-    let fq = cx_survey::fiscal::FiscalQuarter::containing(
-        chrono::Utc::now(),
-        "America/New_York".parse().unwrap(),
-    );
+    let fq = current_quarter();
     let dir = tempfile::tempdir().unwrap();
     run_report(&app, fq.year, fq.quarter, &[], dir.path());
     let (header, rows) = csv_rows(&dir.path().join(format!("v1/{v1}.csv")));
@@ -638,26 +635,18 @@ async fn report_runs_on_a_read_only_standby() {
         )
         .await;
     assert_eq!(r.status(), 201);
-    let name = app.database_url.rsplit('/').next().unwrap().to_string();
+    let name = app.database_name();
     let set_read_only = |on: bool| {
         use diesel::connection::SimpleConnection;
-        use diesel::Connection;
-        let mut c =
-            diesel::PgConnection::establish(&format!("{}/postgres", postgres_base())).unwrap();
-        c.batch_execute(&format!(
-            "ALTER DATABASE {name} SET default_transaction_read_only = {}",
-            if on { "on" } else { "off" }
-        ))
-        .unwrap();
+        pg_admin()
+            .batch_execute(&format!(
+                "ALTER DATABASE {name} SET default_transaction_read_only = {}",
+                if on { "on" } else { "off" }
+            ))
+            .unwrap();
     };
     set_read_only(true);
-    let (fy, q) = {
-        let q = cx_survey::fiscal::FiscalQuarter::containing(
-            chrono::Utc::now(),
-            "America/New_York".parse().unwrap(),
-        );
-        (q.year, q.quarter)
-    };
+    let fq = current_quarter();
     let out_dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_cx-survey"))
@@ -668,7 +657,7 @@ async fn report_runs_on_a_read_only_standby() {
             .output()
             .unwrap()
     };
-    let (fy, q) = (fy.to_string(), q.to_string());
+    let (fy, q) = (fq.year.to_string(), fq.quarter.to_string());
     let out = run(&[
         "report",
         "--fiscal-year",
