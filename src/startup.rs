@@ -65,18 +65,22 @@ pub struct Application {
 /// Loads definitions, opens and migrates the database and records instruments and registry
 /// files in it: everything `serve` needs before it listens.
 pub fn prepare(settings: &Settings) -> Result<(Pool, Backend, LoadedDefs), StartupError> {
-    let (pool, backend, defs) = prepare_reader(settings)?;
-    let mut conn = pool.get().map_err(db::DbSetupError::from)?;
-    if db::is_read_only(&mut conn) {
-        return Err(StartupError::ReadOnly);
+    match open(settings)? {
+        (_, _, _, true) => Err(StartupError::ReadOnly),
+        (pool, backend, defs, false) => Ok((pool, backend, defs)),
     }
-    Ok((pool, backend, defs))
 }
 
 /// As `prepare`, for commands that only read (the quarterly report): on a read-only database,
 /// such as a PostgreSQL hot standby, the definitions are taken from the files as they are, and
 /// nothing is migrated or recorded.
 pub fn prepare_reader(settings: &Settings) -> Result<(Pool, Backend, LoadedDefs), StartupError> {
+    let (pool, backend, defs, _) = open(settings)?;
+    Ok((pool, backend, defs))
+}
+
+/// Definitions and database, recorded unless the database is read-only (the `bool`).
+fn open(settings: &Settings) -> Result<(Pool, Backend, LoadedDefs, bool), StartupError> {
     let defs = load_dir(&settings.survey_defs).map_err(StartupError::Defs)?;
     let (pool, backend) = db::connect_pool(
         &settings.database_url,
@@ -84,10 +88,11 @@ pub fn prepare_reader(settings: &Settings) -> Result<(Pool, Backend, LoadedDefs)
         settings.pool_min_idle,
     )?;
     let mut conn = pool.get().map_err(db::DbSetupError::from)?;
-    if !db::is_read_only(&mut conn) {
+    let read_only = db::is_read_only(&mut conn);
+    if !read_only {
         crate::registry::file::apply(&mut conn, &defs).map_err(StartupError::Apply)?;
     }
-    Ok((pool, backend, defs))
+    Ok((pool, backend, defs, read_only))
 }
 
 impl Application {

@@ -257,7 +257,10 @@ fn commit(pool: &Pool, batch: Vec<Item>, per_minute: u32) -> Result<(), ApiError
     }
     let rows: Vec<NewResponse> = resps.iter().map(|(r, _)| r.clone()).collect();
     let imp_rows: Vec<NewImpression> = imps.iter().map(|(i, _)| i.clone()).collect();
-    match conn.transaction(|c| insert_batch(c, &rows, &imp_rows)) {
+    let stored = conn
+        .transaction(|c| insert_batch(c, &rows, &imp_rows))
+        .map_err(|e| (db::unavailable_or_internal(&e), e));
+    match stored {
         Ok(outcomes) => {
             for ((_, reply), o) in resps.into_iter().zip(outcomes) {
                 let _ = reply.send(Ok(o));
@@ -268,13 +271,7 @@ fn commit(pool: &Pool, batch: Vec<Item>, per_minute: u32) -> Result<(), ApiError
         }
         // The database is away or locked: trying each item alone would only wait as long
         // again before the same answer.
-        Err(e)
-            if matches!(
-                db::unavailable_or_internal(&e),
-                ApiError::Unavailable { .. }
-            ) =>
-        {
-            let err = db::unavailable_or_internal(&e);
+        Err((err @ ApiError::Unavailable { .. }, e)) => {
             for (_, reply) in resps {
                 let _ = reply.send(Err(clone_err(&err)));
             }
