@@ -19,46 +19,21 @@ INSTANCE_CPU=${INSTANCE_CPU:-0.3}
 DURATION=${DURATION:-15s}
 LIMIT=${LIMIT:-30}
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
-CG=/sys/fs/cgroup/cpu
 LB=18100
-cargo build --release -q --bin cx-survey
-BIN=target/release/cx-survey
-WORK=$(mktemp -d)
+GROUP=cx-lb
+. bench/instances.sh
 cleanup() {
-  set +e   # errexit would stop the cleanup at its first failure
+  set +e
   [ -f "$WORK/haproxy.pid" ] && kill "$(cat "$WORK/haproxy.pid")" 2>/dev/null   # daemonised: not a job
-  kill $(jobs -p) 2>/dev/null; wait 2>/dev/null
-  for g in "$CG"/cx-lb-*; do [ -d "$g" ] && rmdir "$g" 2>/dev/null; done
-  rm -rf "$WORK"
+  cleanup_instances
 }
 trap cleanup EXIT
-capped=0
-if mkdir "$CG/cx-lb-probe" 2>/dev/null; then rmdir "$CG/cx-lb-probe"; capped=1; fi
-quota=$(python3 -c "print(int($INSTANCE_CPU * 100000))")
 
 psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS cx_lb WITH (FORCE)" -c "CREATE DATABASE cx_lb" 2>/dev/null
 export DATABASE_URL=$PG/cx_lb CX_SURVEY_DEFS=survey-defs RUST_LOG=warn CX_SECRET=bench-secret \
        CX_TRUSTED_PROXIES=127.0.0.1 CX_RATE_LIMIT_PER_MINUTE=$LIMIT
 KEY=$($BIN keys create --agency bench 2>/dev/null | tail -1)
 
-start() { # index [rate limit] -> instance i on port 18090+i
-  local i=$1 port=$((18090 + $1))
-  if [ $capped = 1 ]; then
-    mkdir -p "$CG/cx-lb-$i"; echo 100000 > "$CG/cx-lb-$i/cpu.cfs_period_us"; echo "$quota" > "$CG/cx-lb-$i/cpu.cfs_quota_us"
-    sh -c "echo \$\$ > $CG/cx-lb-$i/cgroup.procs; exec $BIN serve --bind 127.0.0.1:$port" 2>"$WORK/serve-$i.log" &
-  else
-    $BIN serve --bind 127.0.0.1:$port 2>"$WORK/serve-$i.log" &
-  fi
-  echo $! > "$WORK/pid-$i"
-  for _ in $(seq 1 100); do
-    kill -0 "$(cat "$WORK/pid-$i")" 2>/dev/null || break   # died: not some leftover on the port
-    curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && return 0; sleep 0.1
-  done
-  echo "instance $i did not start"; cat "$WORK/serve-$i.log"; exit 1
-}
-stop_all() {
-  for f in "$WORK"/pid-*; do kill "$(cat "$f")" 2>/dev/null || true; wait "$(cat "$f")" 2>/dev/null || true; rm -f "$f"; done
-}
 balancer() { # backends... -> (re)starts HAProxy on $LB
   if [ -f "$WORK/haproxy.pid" ]; then   # the old one must be gone, not still sharing the port
     local old; old=$(cat "$WORK/haproxy.pid"); kill "$old" 2>/dev/null || true
@@ -115,11 +90,7 @@ for n in $(for _ in $(seq 1 "${REPEAT:-3}"); do echo 1 2; done); do   # alternat
   RUN=$(printf %04x $((RANDOM))) DEPLOYMENT=$dep wrk -t1 -c$((${CONNECTIONS:-32} * n)) -d"$DURATION" -s bench/post_response.lua "http://127.0.0.1:$LB" > "$WORK/wrk.out"
   line=$(grep RESULT "$WORK/wrk.out")
   sleep 1   # requests wrk left in flight are still being committed
-  counted=0
-  for i in $(seq 1 $n); do
-    c=$(curl -fsS "http://127.0.0.1:$((18090 + i))/metrics" | awk '/^cx_responses_total\{outcome="stored"\}/ {print $2}')
-    echo "  instance $i stored ${c:-0}"; counted=$((counted + ${c:-0}))
-  done
+  counted=$(stored_by_instances "$n")
   stored=$(rows "$dep")
   echo "instances=$n via HAProxy: ${line#RESULT } stored_rows=$stored stored_by_instances=$counted $([ "$stored" = "$counted" ] && echo OK || echo MISMATCH)"
 done

@@ -19,21 +19,9 @@ DURATION=${DURATION:-15s}
 CONNECTIONS=${CONNECTIONS:-16}
 FORWARDED=${FORWARDED:-0}
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
-CG=/sys/fs/cgroup/cpu
-cargo build --release -q --bin cx-survey
-BIN=target/release/cx-survey
-WORK=$(mktemp -d)
-cleanup() {
-  set +e   # errexit would stop the cleanup at its first failure
-  kill $(jobs -p) 2>/dev/null; wait 2>/dev/null
-  for g in "$CG"/cx-scale-*; do [ -d "$g" ] && rmdir "$g" 2>/dev/null; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-capped=0
-if mkdir "$CG/cx-scale-probe" 2>/dev/null; then rmdir "$CG/cx-scale-probe"; capped=1; fi
-quota=$(python3 -c "print(int($INSTANCE_CPU * 100000))")
+GROUP=cx-scale
+. bench/instances.sh
+trap cleanup_instances EXIT
 echo "instances capped at $INSTANCE_CPU CPU each: $([ $capped = 1 ] && echo yes || echo 'no (no writable cgroup)')"
 
 psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS cx_scale WITH (FORCE)" -c "CREATE DATABASE cx_scale"
@@ -45,21 +33,6 @@ else
 fi
 KEY=$($BIN keys create --agency bench 2>/dev/null | tail -1)
 
-start() { # index -> starts instance i on port 18090+i, capped
-  local i=$1 port=$((18090 + $1))
-  if [ $capped = 1 ]; then
-    mkdir -p "$CG/cx-scale-$i"; echo 100000 > "$CG/cx-scale-$i/cpu.cfs_period_us"; echo "$quota" > "$CG/cx-scale-$i/cpu.cfs_quota_us"
-    sh -c "echo \$\$ > $CG/cx-scale-$i/cgroup.procs; exec $BIN serve --bind 127.0.0.1:$port" 2>"$WORK/serve-$i.log" &
-  else
-    $BIN serve --bind 127.0.0.1:$port 2>"$WORK/serve-$i.log" &
-  fi
-  echo $! > "$WORK/pid-$i"
-  for _ in $(seq 1 100); do
-    kill -0 "$(cat "$WORK/pid-$i")" 2>/dev/null || break   # died: not some leftover on the port
-    curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && return 0; sleep 0.1
-  done
-  echo "instance $i did not start"; cat "$WORK/serve-$i.log"; exit 1
-}
 rows() { psql "$DATABASE_URL" -Atc "select count(*) from responses"; }
 
 start 1
@@ -68,7 +41,7 @@ curl -fsS -o /dev/null -XPOST "$B/api/v1/admin/hisps" -H "$H" -d '{"slug":"h","n
 curl -fsS -o /dev/null -XPOST "$B/api/v1/admin/services" -H "$H" -d '{"slug":"s","name":"Service","hisp":"h","channels":["website"]}'
 export DEPLOYMENT=$(curl -fsS -XPOST "$B/api/v1/admin/deployments" -H "$H" \
   -d '{"instrument":"a11-v2-thumbs","service":"s","channel":"website","transaction_point":"bench"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-kill "$(cat "$WORK/pid-1")"; wait "$(cat "$WORK/pid-1")" 2>/dev/null || true
+stop_all
 
 for n in $COUNTS; do
   for i in $(seq 1 "$n"); do start "$i"; done
@@ -91,12 +64,8 @@ for n in $COUNTS; do
   stored=$(( $(rows) - before ))
   # wrk stops with requests in flight: committed, but their 201 unread. The instances' own
   # counters of stored responses must equal the rows exactly.
-  counted=0
-  for i in $(seq 1 "$n"); do
-    c=$(curl -fsS "http://127.0.0.1:$((18090 + i))/metrics" | awk '/^cx_responses_total\{outcome="stored"\}/ {print $2}')
-    counted=$((counted + ${c:-0}))
-  done
+  counted=$(stored_by_instances "$n")
   echo "instances=$n total_rps=$total 201s_read=$created stored_rows=$stored stored_by_instances=$counted $([ "$counted" = "$stored" ] && [ "$stored" -ge "$created" ] && echo OK || echo MISMATCH)"
-  for i in $(seq 1 "$n"); do kill "$(cat "$WORK/pid-$i")" || true; wait "$(cat "$WORK/pid-$i")" 2>/dev/null || true; done
+  stop_all
   sleep 2
 done
