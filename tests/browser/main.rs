@@ -69,11 +69,12 @@ fn postgres() {
     let base = std::env::var("CX_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     let name = format!("cx_test_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = PgConnection::establish(&format!("{base}/postgres"))
+    // Without TLS on loopback, as in tests/api/helpers.rs (`pg_url`).
+    let mut admin = PgConnection::establish(&format!("{base}/postgres?sslmode=disable"))
         .unwrap_or_else(|e| panic!("PostgreSQL is required for the tests ({base}): {e}"));
     admin
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .unwrap();
-    run("postgres", &format!("{base}/{name}"));
+    run("postgres", &format!("{base}/{name}?sslmode=disable"));
     let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
 }
