@@ -108,6 +108,11 @@ pub enum DefsCommand {
     Check {
         /// Directory to check (default: CX_SURVEY_DEFS or survey-defs)
         dir: Option<PathBuf>,
+        /// Also check against the database (DATABASE_URL) what start-up would refuse: registry
+        /// entries that would touch another agency's rows, changed instrument versions.
+        /// Nothing is written.
+        #[arg(long)]
+        database: bool,
     },
 }
 
@@ -165,8 +170,11 @@ pub fn run(cli: Cli) -> ExitCode {
             serve(settings)
         }
         Command::Defs {
-            command: DefsCommand::Check { dir },
-        } => defs_check(&dir.unwrap_or(settings.survey_defs)),
+            command: DefsCommand::Check { dir, database },
+        } => {
+            let dir = dir.unwrap_or(settings.survey_defs.clone());
+            defs_check(&dir, database.then_some(&settings))
+        }
         Command::Keys {
             command:
                 KeysCommand::Create {
@@ -359,11 +367,26 @@ fn serve(settings: Settings) -> ExitCode {
     }
 }
 
-fn defs_check(dir: &std::path::Path) -> ExitCode {
+fn defs_check(dir: &std::path::Path, database: Option<&Settings>) -> ExitCode {
     match load_dir(dir) {
         Ok(defs) => {
             for w in defs.expiry_warnings(chrono::Utc::now().date_naive()) {
                 eprintln!("warning: {w}");
+            }
+            if let Some(settings) = database {
+                match defs_against_database(settings, &defs) {
+                    Ok(problems) if problems.is_empty() => {}
+                    Ok(problems) => {
+                        for p in problems {
+                            println!("{p}");
+                        }
+                        return ExitCode::FAILURE;
+                    }
+                    Err(e) => {
+                        eprintln!("{e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
             }
             let versions: usize = defs.instruments.values().map(Vec::len).sum();
             println!(
@@ -381,6 +404,16 @@ fn defs_check(dir: &std::path::Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn defs_against_database(
+    settings: &Settings,
+    defs: &crate::survey::LoadedDefs,
+) -> Result<Vec<String>, String> {
+    let (pool, _) =
+        crate::db::connect_pool(&settings.database_url, 1, 0).map_err(|e| e.to_string())?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    crate::registry::file::problems_against(&mut conn, defs)
 }
 
 fn keys_create(

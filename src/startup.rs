@@ -81,7 +81,7 @@ pub fn prepare_reader(settings: &Settings) -> Result<(Pool, Backend, LoadedDefs)
 
 /// Definitions and database, recorded unless the database is read-only (the `bool`).
 fn open(settings: &Settings) -> Result<(Pool, Backend, LoadedDefs, bool), StartupError> {
-    let defs = load_dir(&settings.survey_defs).map_err(StartupError::Defs)?;
+    let mut defs = load_dir(&settings.survey_defs).map_err(StartupError::Defs)?;
     let (pool, backend) = db::connect_pool(
         &settings.database_url,
         settings.pool_size,
@@ -92,6 +92,8 @@ fn open(settings: &Settings) -> Result<(Pool, Backend, LoadedDefs, bool), Startu
     if !read_only {
         crate::registry::file::apply(&mut conn, &defs).map_err(StartupError::Apply)?;
     }
+    defs.stored = crate::registry::file::stored_instruments(&mut conn)
+        .map_err(|e| StartupError::Apply(e.to_string()))?;
     Ok((pool, backend, defs, read_only))
 }
 

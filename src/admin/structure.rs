@@ -198,6 +198,9 @@ pub struct NewDeployment {
     #[serde(default)]
     #[validate(length(max = 50))]
     pub allowed_origins: Vec<String>,
+    /// `open` (default: anyone with the page or widget may answer) or `invitation` (answers
+    /// only through single-use invitation links).
+    pub access: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -210,6 +213,10 @@ pub struct DeploymentOut {
     pub channel: String,
     pub transaction_point: String,
     pub allowed_origins: Vec<String>,
+    /// `open` or `invitation`.
+    pub access: String,
+    /// The registry file that declares this deployment (change it there), or null.
+    pub managed_by: Option<String>,
     pub survey_url: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -220,6 +227,8 @@ fn deployment_out(state: &AppState, d: Deployment, service: String) -> Deploymen
         instrument_version: state.instrument(&d.instrument_id).map(|i| i.version),
         survey_url: format!("{}/s/{}", state.settings.public_url, d.id),
         allowed_origins: d.origins(),
+        access: d.access,
+        managed_by: d.managed_by,
         id: d.id,
         status: d.status,
         instrument: d.instrument_id,
@@ -229,6 +238,12 @@ fn deployment_out(state: &AppState, d: Deployment, service: String) -> Deploymen
         created_at: to_utc(d.created_at),
         updated_at: to_utc(d.updated_at),
     }
+}
+
+fn check_access(access: Option<&str>) -> Option<FieldError> {
+    access
+        .filter(|a| !registry::ACCESS.contains(a))
+        .map(|_| FieldError::new("access", "must be \"open\" or \"invitation\""))
 }
 
 fn parse_origins(list: &[String]) -> Result<Vec<String>, Vec<FieldError>> {
@@ -276,6 +291,7 @@ pub async fn create_deployment(
             format!("{:?} is not an OMB channel", body.channel),
         ));
     }
+    errs.extend(check_access(body.access.as_deref()));
     let origins = parse_origins(&body.allowed_origins).unwrap_or_else(|e| {
         errs.extend(e);
         vec![]
@@ -313,6 +329,8 @@ pub async fn create_deployment(
             status: "open".into(),
             created_at: now,
             updated_at: now,
+            access: body.access.clone().unwrap_or_else(|| "open".into()),
+            managed_by: None,
         };
         registry::insert_deployment(c, &d)?;
         Ok(deployment_out(&st, d, service.slug))
@@ -375,11 +393,15 @@ pub struct DeploymentPatch {
     pub status: Option<String>,
     pub transaction_point: Option<String>,
     pub allowed_origins: Option<Vec<String>>,
+    /// `open` or `invitation`.
+    pub access: Option<String>,
 }
 
 #[utoipa::path(patch, path = "/api/v1/admin/deployments/{id}", tag = "admin", security(("bearer" = [])), request_body = DeploymentPatch,
     params(("id" = String, Path, description = "Deployment id")),
-    responses((status = 200, body = DeploymentOut), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+    responses((status = 200, body = DeploymentOut), (status = 404, body = crate::error::Problem),
+              (status = 409, body = crate::error::Problem, description = "The deployment is declared in a registry file, its source of truth"),
+              (status = 422, body = crate::error::Problem)))]
 pub async fn update_deployment(
     state: web::Data<AppState>,
     key: AdminKey,
@@ -402,6 +424,7 @@ pub async fn update_deployment(
             ));
         }
     }
+    errs.extend(check_access(body.access.as_deref()));
     let origins = match body.allowed_origins.as_deref().map(parse_origins) {
         Some(Err(e)) => {
             errs.extend(e);
@@ -414,6 +437,15 @@ pub async fn update_deployment(
         return Err(ApiError::Invalid(errs));
     }
     let (d, slug) = owned_deployment(&state, &key, &path).await?;
+    if let Some(file) = &d.managed_by {
+        // A change here would be undone by the file at the next start: refuse it visibly.
+        return Err(ApiError::Conflict {
+            field: "id".into(),
+            detail: format!(
+                "this deployment is declared in the registry file {file:?}, its source of truth; change it there and restart"
+            ),
+        });
+    }
     let id = d.id.clone();
     db::run(&state.pool, move |c| {
         use crate::db::schema::deployments as t;
@@ -424,6 +456,11 @@ pub async fn update_deployment(
             if let Some(tp) = &body.transaction_point {
                 diesel::update(t::table.find(&id))
                     .set(t::transaction_point.eq(tp.trim()))
+                    .execute(c)?;
+            }
+            if let Some(a) = &body.access {
+                diesel::update(t::table.find(&id))
+                    .set(t::access.eq(a))
                     .execute(c)?;
             }
             if let Some(o) = &origins {
@@ -450,6 +487,11 @@ pub struct VolumeIn {
     pub channel: String,
     #[validate(range(min = 0, max = 1_000_000_000_000i64))]
     pub volume_of_customers: i64,
+    /// Customers offered the survey through this channel, as the agency counted them: for
+    /// channels where nothing records impressions (paper, phone, in person). Omitted: the
+    /// report counts impressions and delivered invitations only.
+    #[validate(range(min = 0, max = 1_000_000_000_000i64))]
+    pub survey_opportunities: Option<i64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -459,6 +501,7 @@ pub struct VolumeOut {
     pub quarter: i16,
     pub channel: String,
     pub volume_of_customers: i64,
+    pub survey_opportunities: Option<i64>,
 }
 
 #[utoipa::path(put, path = "/api/v1/admin/services/{service}/volumes/{fiscal_year}/{quarter}", tag = "admin", security(("bearer" = [])),
@@ -518,6 +561,7 @@ pub async fn put_volume(
                     v::quarter.eq(quarter),
                     v::channel.eq(&body.channel),
                     v::volume_of_customers.eq(body.volume_of_customers),
+                    v::survey_opportunities.eq(body.survey_opportunities),
                     v::updated_at.eq(db::now()),
                 ))
                 .execute(c)?;
@@ -529,6 +573,7 @@ pub async fn put_volume(
             quarter,
             channel: body.channel,
             volume_of_customers: body.volume_of_customers,
+            survey_opportunities: body.survey_opportunities,
         })
     })
     .await?;

@@ -65,6 +65,8 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        access -> Text,
+        managed_by -> Nullable<Text>,
     }
 }
 
@@ -124,6 +126,7 @@ diesel::table! {
         channel -> Text,
         volume_of_customers -> BigInt,
         updated_at -> Timestamp,
+        survey_opportunities -> Nullable<BigInt>,
     }
 }
 
@@ -158,7 +161,8 @@ diesel::table! {
 }
 
 diesel::table! {
-    opt_outs (email_hash) {
+    opt_outs (agency_id, email_hash) {
+        agency_id -> Text,
         email_hash -> Text,
         created_at -> Timestamp,
     }

@@ -31,6 +31,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(show))
             .route(web::post().to(answer)),
     )
+    .route("/r/{token}/thanks", web::get().to(thanks))
     .service(
         web::resource("/u/{token}")
             .route(web::get().to(opt_out_page))
@@ -165,6 +166,7 @@ pub async fn create_invitations(
 struct Found {
     id: String,
     deployment_id: String,
+    agency_id: String,
     locale: String,
     status: String,
     expires_at: Option<NaiveDateTime>,
@@ -182,6 +184,7 @@ fn find(c: &mut AnyConnection, token: &str) -> QueryResult<Option<Found>> {
         .select((
             i::id,
             i::deployment_id,
+            i::agency_id,
             i::locale,
             i::status,
             i::expires_at,
@@ -192,15 +195,17 @@ fn find(c: &mut AnyConnection, token: &str) -> QueryResult<Option<Found>> {
             String,
             String,
             String,
+            String,
             Option<NaiveDateTime>,
             String,
         )>(c)
         .optional()
         .map(|o| {
             o.map(
-                |(id, deployment_id, locale, status, expires_at, email_hash)| Found {
+                |(id, deployment_id, agency_id, locale, status, expires_at, email_hash)| Found {
                     id,
                     deployment_id,
+                    agency_id,
                     locale,
                     status,
                     expires_at,
@@ -363,29 +368,45 @@ async fn answer(
     {
         return hosted::error_page(e, locale, Some(&view), Some(ins));
     }
-    hosted::see_other(&format!("/s/{}/thanks?locale={locale}", view.deployment.id))
+    // Thanks under the link itself: the deployment's id (which would let anyone answer an open
+    // deployment again through /s/{id}) is never shown to the respondent.
+    hosted::see_other(&format!("/r/{token}/thanks?locale={locale}"))
+}
+
+async fn thanks(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> HttpResponse {
+    let token = path.into_inner();
+    let found = db::run(&state.pool, move |c| with_agency(c, &token)).await;
+    let Ok(Some((f, agency))) = found else {
+        return link_page("en", StatusCode::NOT_FOUND, LinkProblem::Unknown);
+    };
+    let wanted = crate::intake::wanted_locales(&req, Some(&f.locale));
+    hosted::thanks_page(&wanted, Some(&agency), None)
 }
 
 /// The opt-out link: a page with one button (a GET must not change anything: mail scanners
-/// follow links).
+/// follow links). It names the agency whose surveys the person leaves: opting out is per agency.
 async fn opt_out_page(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
     let token = path.into_inner();
     let t = token.clone();
-    let found = db::run(&state.pool, move |c| find(c, &t).map_err(ApiError::from)).await;
-    let Ok(Some(f)) = found else {
+    let found = db::run(&state.pool, move |c| with_agency(c, &t)).await;
+    let Ok(Some((f, agency))) = found else {
         return link_page("en", StatusCode::NOT_FOUND, LinkProblem::Unknown);
     };
     let es = f.locale == "es";
     let (title, text, button) = if es {
         (
             "Dejar de recibir encuestas",
-            "Si se da de baja, no le enviaremos más invitaciones a encuestas a esta dirección.",
+            format!("Si se da de baja, {agency} no le enviará más invitaciones a encuestas a esta dirección. Las encuestas de otras agencias no se ven afectadas."),
             "Darme de baja",
         )
     } else {
         (
             "Stop survey emails",
-            "If you opt out, we will not send survey invitations to this address again.",
+            format!("If you opt out, {agency} will not send survey invitations to this address again. Other agencies' surveys are not affected."),
             "Opt out",
         )
     };
@@ -396,47 +417,64 @@ async fn opt_out_page(state: web::Data<AppState>, path: web::Path<String>) -> Ht
             button.usa-button type="submit" { (button) }
         }
     };
-    html(StatusCode::OK, page::shell(&f.locale, title, None, main))
+    html(
+        StatusCode::OK,
+        page::shell(&f.locale, title, Some(&agency), main),
+    )
+}
+
+/// The invitation of a link with the name of the agency that sent it.
+fn with_agency(c: &mut AnyConnection, token: &str) -> Result<Option<(Found, String)>, ApiError> {
+    let Some(f) = find(c, token)? else {
+        return Ok(None);
+    };
+    let name: String = crate::db::schema::agencies::table
+        .find(&f.agency_id)
+        .select(crate::db::schema::agencies::name)
+        .first(c)?;
+    Ok(Some((f, name)))
 }
 
 async fn opt_out(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
     let token = path.into_inner();
     let t = token.clone();
     let done = db::run(&state.pool, move |c| {
-        let Some(f) = find(c, &t)? else {
+        let Some((f, agency)) = with_agency(c, &t)? else {
             return Ok::<_, ApiError>(None);
         };
         let exists: i64 = opt_outs::table
+            .filter(opt_outs::agency_id.eq(&f.agency_id))
             .filter(opt_outs::email_hash.eq(&f.email_hash))
             .count()
             .get_result(c)?;
         if exists == 0 {
             diesel::insert_into(opt_outs::table)
                 .values((
+                    opt_outs::agency_id.eq(&f.agency_id),
                     opt_outs::email_hash.eq(&f.email_hash),
                     opt_outs::created_at.eq(db::now()),
                 ))
                 .execute(c)?;
         }
-        Ok(Some(f.locale))
+        Ok(Some((f.locale, agency)))
     })
     .await;
     match done {
-        Ok(Some(locale)) => {
+        Ok(Some((locale, agency))) => {
             let (title, body) = if locale == "es" {
                 (
                     "Se dio de baja",
-                    "No le enviaremos más invitaciones a encuestas.",
+                    format!("{agency} no le enviará más invitaciones a encuestas."),
                 )
             } else {
                 (
                     "You have opted out",
-                    "We will not send you survey invitations again.",
+                    format!("{agency} will not send you survey invitations again."),
                 )
             };
             html(
                 StatusCode::OK,
-                page::message_page(&locale, None, "success", title, &[body.into()], None),
+                page::message_page(&locale, Some(&agency), "success", title, &[body], None),
             )
         }
         Ok(None) => link_page("en", StatusCode::NOT_FOUND, LinkProblem::Unknown),

@@ -207,13 +207,17 @@ pub fn queue(
                 .load(c)?
                 .into_iter()
                 .collect();
+            // Opt-outs and the cap are the agency's own: another agency's rows must neither
+            // suppress this one's invitations nor tell it whom that agency surveyed.
             let opted_out: HashSet<String> = opt_outs::table
+                .filter(opt_outs::agency_id.eq(&deployment.agency_id))
                 .filter(opt_outs::email_hash.eq_any(&hashes))
                 .select(opt_outs::email_hash)
                 .load(c)?
                 .into_iter()
                 .collect();
             let recent: HashSet<String> = invitations::table
+                .filter(invitations::agency_id.eq(&deployment.agency_id))
                 .filter(invitations::email_hash.eq_any(&hashes))
                 .filter(invitations::created_at.ge(since))
                 .select(invitations::email_hash)
@@ -225,7 +229,7 @@ pub fn queue(
                 let skip = if invited.contains(&tx) {
                     Some("this transaction was already invited".to_string())
                 } else if opted_out.contains(&hash) {
-                    Some("the recipient opted out of surveys".to_string())
+                    Some("the recipient opted out of your agency's surveys".to_string())
                 } else if recent.contains(&hash) {
                     Some(format!(
                         "the recipient was invited in the last {} days",

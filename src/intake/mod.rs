@@ -236,6 +236,17 @@ pub(crate) fn ensure_collecting<'a>(
     Ok(ins)
 }
 
+/// `403` for a deployment that takes answers only through invitation links.
+pub(crate) fn ensure_open_access(view: &DeploymentView) -> Result<(), ApiError> {
+    if view.deployment.invitation_only() {
+        return Err(ApiError::Forbidden(
+            "this survey takes answers only through the personal link in an invitation email"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 /// The checks every public submission passes first: known deployment, origin, rate limit
 /// (after the origin, so a `429` carries the CORS grant a widget needs to read `Retry-After`).
 async fn admit(
@@ -245,6 +256,7 @@ async fn admit(
 ) -> Result<(Arc<DeploymentView>, Option<ClientBucket>), ApiError> {
     let view = load(state, id).await?;
     check_origin(state, req, &view)?;
+    ensure_open_access(&view)?;
     let client = rate_limit(state, req)?;
     Ok((view, client))
 }

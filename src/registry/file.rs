@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use diesel::prelude::*;
 use serde::Deserialize;
 
-use super::{is_channel, parse_origin, Deployment};
+use super::{is_channel, parse_origin, Agency, Deployment};
 use crate::db::schema::{deployments, hisps, instruments, services};
 use crate::db::{self, AnyConnection};
 use crate::survey::is_slug;
@@ -62,6 +62,9 @@ pub struct DeploymentDecl {
     pub allowed_origins: Vec<String>,
     #[serde(default = "open")]
     pub status: String,
+    /// `open` (default) or `invitation`.
+    #[serde(default = "open")]
+    pub access: String,
 }
 
 fn open() -> String {
@@ -79,9 +82,6 @@ pub fn check(reg: &RegistryFile, defs: &LoadedDefs) -> Vec<(String, String)> {
     let all = || defs.registries.iter().map(|(_, r)| r);
     let agencies: BTreeSet<&str> = all()
         .flat_map(|r| r.agencies.iter().map(|a| a.slug.as_str()))
-        .collect();
-    let hisps: BTreeSet<&str> = all()
-        .flat_map(|r| r.hisps.iter().map(|h| h.slug.as_str()))
         .collect();
     for (i, a) in reg.agencies.iter().enumerate() {
         if !is_slug(&a.slug) {
@@ -112,11 +112,8 @@ pub fn check(reg: &RegistryFile, defs: &LoadedDefs) -> Vec<(String, String)> {
                 "must be lowercase a-z, 0-9 and -".into(),
             );
         }
-        if !hisps.contains(s.hisp.as_str()) {
-            add(
-                format!("$.services[{i}].hisp"),
-                format!("no HISP {:?} is declared", s.hisp),
-            );
+        if let Err(e) = reg.agency_of_hisp(&s.hisp) {
+            add(format!("$.services[{i}].hisp"), e);
         }
         if s.channels.is_empty() {
             add(
@@ -141,15 +138,9 @@ pub fn check(reg: &RegistryFile, defs: &LoadedDefs) -> Vec<(String, String)> {
                 format!("no instrument {:?}", d.instrument),
             );
         }
-        let service = all()
-            .flat_map(|r| r.services.iter())
-            .find(|s| s.slug == d.service);
-        match service {
-            None => add(
-                format!("{at}.service"),
-                format!("no service {:?} is declared", d.service),
-            ),
-            Some(s) if !s.channels.contains(&d.channel) => add(
+        match reg.service(&d.service) {
+            Err(e) => add(format!("{at}.service"), e),
+            Ok(s) if !s.channels.contains(&d.channel) => add(
                 format!("{at}.channel"),
                 format!("service {:?} does not use channel {:?}", s.slug, d.channel),
             ),
@@ -172,53 +163,200 @@ pub fn check(reg: &RegistryFile, defs: &LoadedDefs) -> Vec<(String, String)> {
                 "must be \"open\" or \"closed\"".into(),
             );
         }
+        if !super::ACCESS.contains(&d.access.as_str()) {
+            add(
+                format!("{at}.access"),
+                "must be \"open\" or \"invitation\"".into(),
+            );
+        }
+        let declared = all()
+            .flat_map(|r| r.deployments.iter())
+            .filter(|o| o.id == d.id)
+            .count();
+        if declared > 1 {
+            add(
+                format!("{at}.id"),
+                format!("deployment {} is declared more than once", d.id),
+            );
+        }
     }
     out
 }
 
-/// Records every instrument version and applies the registry files, in one transaction.
-/// A stored version whose content differs from its file is refused: a PRA-cleared instrument
-/// that changes needs a new version.
-pub fn apply(conn: &mut AnyConnection, defs: &LoadedDefs) -> Result<(), String> {
-    conn.transaction::<_, diesel::result::Error, _>(|conn| {
-        let mut problems = vec![];
-        for ins in defs.instruments.values().flatten() {
-            let stored: Option<String> = instruments::table
-                .find((&ins.id, ins.version))
-                .select(instruments::content_hash)
-                .first(conn)
-                .optional()?;
-            match stored {
-                Some(h) if h == ins.content_hash => {}
-                Some(_) => problems.push(format!(
-                    "{} version {}: content differs from the version already stored; a changed instrument needs a new version",
-                    ins.id, ins.version
-                )),
-                None => {
-                    diesel::insert_into(instruments::table)
-                        .values((
-                            instruments::id.eq(&ins.id),
-                            instruments::version.eq(ins.version),
-                            instruments::content_hash.eq(&ins.content_hash),
-                            instruments::definition.eq(serde_json::to_string(ins).unwrap_or_default()),
-                            instruments::loaded_at.eq(db::now()),
-                        ))
-                        .execute(conn)?;
-                }
-            }
+impl RegistryFile {
+    /// The agency slug of a HISP declared in this file. References resolve inside the file,
+    /// never by a slug that another agency may use too.
+    pub fn agency_of_hisp(&self, hisp: &str) -> Result<&str, String> {
+        let mut agencies: Vec<&str> = self
+            .hisps
+            .iter()
+            .filter(|h| h.slug == hisp)
+            .map(|h| h.agency.as_str())
+            .collect();
+        agencies.dedup();
+        match agencies.as_slice() {
+            [one] => Ok(one),
+            [] => Err(format!("no HISP {hisp:?} is declared in this file")),
+            _ => Err(format!(
+                "HISP {hisp:?} is declared under several agencies in this file"
+            )),
         }
-        if !problems.is_empty() {
-            return Err(diesel::result::Error::QueryBuilderError(problems.join("\n").into()));
+    }
+
+    /// The service declared in this file under `slug`, if exactly one agency declares it.
+    pub fn service(&self, slug: &str) -> Result<&ServiceDecl, String> {
+        let found: Vec<&ServiceDecl> = self.services.iter().filter(|s| s.slug == slug).collect();
+        let agencies: BTreeSet<&str> = found
+            .iter()
+            .filter_map(|s| self.agency_of_hisp(&s.hisp).ok())
+            .collect();
+        match (found.first(), agencies.len()) {
+            (None, _) => Err(format!("no service {slug:?} is declared in this file")),
+            (Some(_), n) if n > 1 || found.len() > 1 => Err(format!(
+                "service {slug:?} is declared more than once in this file"
+            )),
+            (Some(s), _) => Ok(s),
         }
-        for (_, reg) in &defs.registries {
-            apply_registry(conn, reg)?;
-        }
-        Ok(())
-    })
-    .map_err(|e| e.to_string())
+    }
+
+    /// The agency slug a deployment belongs to: its service's HISP's agency, in this file.
+    fn agency_of_deployment(&self, d: &DeploymentDecl) -> Option<&str> {
+        let service = self.service(&d.service).ok()?;
+        self.agency_of_hisp(&service.hisp).ok()
+    }
 }
 
-fn apply_registry(conn: &mut AnyConnection, reg: &RegistryFile) -> QueryResult<()> {
+/// Records every instrument version and applies the registry files, in one transaction: any
+/// problem rolls all of it back. A stored version whose content differs from its file is
+/// refused (a PRA-cleared instrument that changes needs a new version), and so is a registry
+/// entry that would touch another agency's row.
+pub fn apply(conn: &mut AnyConnection, defs: &LoadedDefs) -> Result<(), String> {
+    let mut problems = vec![];
+    let result = conn.transaction::<_, diesel::result::Error, _>(|conn| {
+        apply_all(conn, defs, &mut problems)?;
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(diesel::result::Error::RollbackTransaction)
+        }
+    });
+    match result {
+        Ok(()) => Ok(()),
+        Err(_) if !problems.is_empty() => Err(problems.join("\n")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// What `apply` would refuse, found by applying and always rolling back (`defs check
+/// --database`): nothing is written.
+pub fn problems_against(
+    conn: &mut AnyConnection,
+    defs: &LoadedDefs,
+) -> Result<Vec<String>, String> {
+    let mut problems = vec![];
+    let result = conn.transaction::<(), diesel::result::Error, _>(|conn| {
+        apply_all(conn, defs, &mut problems)?;
+        Err(diesel::result::Error::RollbackTransaction)
+    });
+    match result {
+        Err(diesel::result::Error::RollbackTransaction) | Ok(()) => Ok(problems),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn apply_all(
+    conn: &mut AnyConnection,
+    defs: &LoadedDefs,
+    problems: &mut Vec<String>,
+) -> QueryResult<()> {
+    record_instruments(conn, defs, problems)?;
+    release_undeclared(conn, defs)?;
+    for (file, reg) in &defs.registries {
+        apply_registry(conn, file, reg, problems)?;
+    }
+    Ok(())
+}
+
+fn record_instruments(
+    conn: &mut AnyConnection,
+    defs: &LoadedDefs,
+    problems: &mut Vec<String>,
+) -> QueryResult<()> {
+    for ins in defs.instruments.values().flatten() {
+        let stored: Option<String> = instruments::table
+            .find((&ins.id, ins.version))
+            .select(instruments::content_hash)
+            .first(conn)
+            .optional()?;
+        match stored {
+            Some(h) if h == ins.content_hash => {}
+            Some(_) => problems.push(format!(
+                "{} version {}: content differs from the version already stored; a changed instrument needs a new version",
+                ins.id, ins.version
+            )),
+            None => {
+                diesel::insert_into(instruments::table)
+                    .values((
+                        instruments::id.eq(&ins.id),
+                        instruments::version.eq(ins.version),
+                        instruments::content_hash.eq(&ins.content_hash),
+                        instruments::definition.eq(serde_json::to_string(ins).unwrap_or_default()),
+                        instruments::loaded_at.eq(db::now()),
+                    ))
+                    .execute(conn)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every instrument version recorded in the database, as it was recorded. A row that no
+/// longer parses (written by another release) is left out with a warning.
+pub fn stored_instruments(
+    conn: &mut AnyConnection,
+) -> QueryResult<std::collections::BTreeMap<(String, i32), crate::survey::Instrument>> {
+    let rows: Vec<(String, i32, String)> = instruments::table
+        .select((
+            instruments::id,
+            instruments::version,
+            instruments::definition,
+        ))
+        .load(conn)?;
+    let mut out = std::collections::BTreeMap::new();
+    for (id, version, definition) in rows {
+        match serde_json::from_str(&definition) {
+            Ok(ins) => {
+                out.insert((id, version), ins);
+            }
+            Err(e) => tracing::warn!(%id, version, error = %e, "stored instrument not readable"),
+        }
+    }
+    Ok(out)
+}
+
+/// A deployment no registry file declares any more is managed through the API again.
+fn release_undeclared(conn: &mut AnyConnection, defs: &LoadedDefs) -> QueryResult<()> {
+    let declared: Vec<String> = defs
+        .registries
+        .iter()
+        .flat_map(|(_, r)| r.deployments.iter().map(|d| d.id.to_string()))
+        .collect();
+    diesel::update(
+        deployments::table
+            .filter(deployments::managed_by.is_not_null())
+            .filter(deployments::id.ne_all(declared)),
+    )
+    .set(deployments::managed_by.eq(None::<String>))
+    .execute(conn)
+    .map(|_| ())
+}
+
+fn apply_registry(
+    conn: &mut AnyConnection,
+    file: &str,
+    reg: &RegistryFile,
+    problems: &mut Vec<String>,
+) -> QueryResult<()> {
     for a in &reg.agencies {
         super::ensure_agency(conn, &a.slug, Some(&a.name))?;
     }
@@ -244,92 +382,129 @@ fn apply_registry(conn: &mut AnyConnection, reg: &RegistryFile) -> QueryResult<(
         }
     }
     for s in &reg.services {
-        let agency_slug = reg
-            .hisps
-            .iter()
-            .find(|h| h.slug == s.hisp)
-            .map(|h| h.agency.as_str());
-        let Some(agency) = agency_slug
-            .map(|a| super::find_agency_by_slug(conn, a))
-            .transpose()?
-            .flatten()
-        else {
-            continue;
-        };
-        let Some(hisp) = super::find_hisp(conn, &agency.id, &s.hisp)? else {
-            continue;
-        };
-        let channels = serde_json::to_string(&s.channels).unwrap_or_default();
-        match super::find_service(conn, &agency.id, &s.slug)? {
-            Some(existing) => {
-                diesel::update(services::table.find(&existing.id))
-                    .set((
-                        services::name.eq(&s.name),
-                        services::hisp_id.eq(&hisp.id),
-                        services::channels.eq(&channels),
-                    ))
-                    .execute(conn)?;
-            }
-            None => {
-                diesel::insert_into(services::table)
-                    .values(&super::Service {
-                        id: super::new_id(),
-                        agency_id: agency.id.clone(),
-                        hisp_id: hisp.id.clone(),
-                        slug: s.slug.clone(),
-                        name: s.name.clone(),
-                        channels,
-                        created_at: db::now(),
-                    })
-                    .execute(conn)?;
-            }
-        }
+        apply_service(conn, reg, s)?;
     }
-    for d in &reg.deployments {
-        let service: Option<super::Service> = services::table
-            .filter(services::slug.eq(&d.service))
-            .select(super::Service::as_select())
-            .first(conn)
-            .optional()?;
-        let Some(service) = service else { continue };
-        let origins: Vec<String> = d
-            .allowed_origins
-            .iter()
-            .filter_map(|o| parse_origin(o).ok())
-            .collect();
-        let now = db::now();
-        let row = Deployment {
-            id: d.id.to_string(),
-            agency_id: service.agency_id.clone(),
-            service_id: service.id.clone(),
-            instrument_id: d.instrument.clone(),
-            channel: d.channel.clone(),
-            transaction_point: d.transaction_point.clone(),
-            allowed_origins: serde_json::to_string(&origins).unwrap_or_default(),
-            status: d.status.clone(),
-            created_at: now,
-            updated_at: now,
-        };
-        let exists: Option<String> = deployments::table
-            .find(&row.id)
-            .select(deployments::id)
-            .first(conn)
-            .optional()?;
-        if exists.is_some() {
-            diesel::update(deployments::table.find(&row.id))
-                .set((
-                    deployments::service_id.eq(&row.service_id),
-                    deployments::instrument_id.eq(&row.instrument_id),
-                    deployments::channel.eq(&row.channel),
-                    deployments::transaction_point.eq(&row.transaction_point),
-                    deployments::allowed_origins.eq(&row.allowed_origins),
-                    deployments::status.eq(&row.status),
-                    deployments::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-        } else {
-            super::insert_deployment(conn, &row)?;
+    // Rows record the file's name, not where this server keeps it.
+    let name = std::path::Path::new(file)
+        .file_name()
+        .map_or(file.into(), |n| n.to_string_lossy());
+    for (i, d) in reg.deployments.iter().enumerate() {
+        if let Err(problem) = apply_deployment(conn, reg, &name, d)? {
+            problems.push(format!("{file}: $.deployments[{i}].id: {problem}"));
         }
     }
     Ok(())
+}
+
+/// The agency a registry entry belongs to, resolved through the file's own declarations.
+fn agency_named(conn: &mut AnyConnection, slug: Option<&str>) -> QueryResult<Option<Agency>> {
+    match slug {
+        Some(slug) => super::find_agency_by_slug(conn, slug),
+        None => Ok(None),
+    }
+}
+
+fn apply_service(conn: &mut AnyConnection, reg: &RegistryFile, s: &ServiceDecl) -> QueryResult<()> {
+    let Some(agency) = agency_named(conn, reg.agency_of_hisp(&s.hisp).ok())? else {
+        return Ok(());
+    };
+    let Some(hisp) = super::find_hisp(conn, &agency.id, &s.hisp)? else {
+        return Ok(());
+    };
+    let channels = serde_json::to_string(&s.channels).unwrap_or_default();
+    match super::find_service(conn, &agency.id, &s.slug)? {
+        Some(existing) => {
+            diesel::update(services::table.find(&existing.id))
+                .set((
+                    services::name.eq(&s.name),
+                    services::hisp_id.eq(&hisp.id),
+                    services::channels.eq(&channels),
+                ))
+                .execute(conn)?;
+        }
+        None => {
+            diesel::insert_into(services::table)
+                .values(&super::Service {
+                    id: super::new_id(),
+                    agency_id: agency.id.clone(),
+                    hisp_id: hisp.id.clone(),
+                    slug: s.slug.clone(),
+                    name: s.name.clone(),
+                    channels,
+                    created_at: db::now(),
+                })
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates or updates one declared deployment inside its own agency. A deployment id that
+/// already belongs to another agency is a problem (the inner `Err`), never re-pointed.
+fn apply_deployment(
+    conn: &mut AnyConnection,
+    reg: &RegistryFile,
+    file: &str,
+    d: &DeploymentDecl,
+) -> QueryResult<Result<(), String>> {
+    let Some(agency) = agency_named(conn, reg.agency_of_deployment(d))? else {
+        return Ok(Ok(()));
+    };
+    let Some(service) = super::find_service(conn, &agency.id, &d.service)? else {
+        return Ok(Ok(()));
+    };
+    let id = d.id.to_string();
+    let owner: Option<String> = deployments::table
+        .find(&id)
+        .select(deployments::agency_id)
+        .first(conn)
+        .optional()?;
+    let origins: Vec<String> = d
+        .allowed_origins
+        .iter()
+        .filter_map(|o| parse_origin(o).ok())
+        .collect();
+    let origins = serde_json::to_string(&origins).unwrap_or_default();
+    let now = db::now();
+    match owner {
+        Some(owner) if owner != agency.id => {
+            return Ok(Err(format!(
+                "deployment {id} already belongs to another agency; a registry entry may only declare deployments of its own agency ({:?})",
+                agency.slug
+            )))
+        }
+        Some(_) => {
+            diesel::update(deployments::table.find(&id))
+                .set((
+                    deployments::service_id.eq(&service.id),
+                    deployments::instrument_id.eq(&d.instrument),
+                    deployments::channel.eq(&d.channel),
+                    deployments::transaction_point.eq(&d.transaction_point),
+                    deployments::allowed_origins.eq(&origins),
+                    deployments::status.eq(&d.status),
+                    deployments::access.eq(&d.access),
+                    deployments::managed_by.eq(file),
+                    deployments::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+        }
+        None => super::insert_deployment(
+            conn,
+            &Deployment {
+                id,
+                agency_id: agency.id,
+                service_id: service.id,
+                instrument_id: d.instrument.clone(),
+                channel: d.channel.clone(),
+                transaction_point: d.transaction_point.clone(),
+                allowed_origins: origins,
+                status: d.status.clone(),
+                created_at: now,
+                updated_at: now,
+                access: d.access.clone(),
+                managed_by: Some(file.to_string()),
+            },
+        )?,
+    }
+    Ok(Ok(()))
 }

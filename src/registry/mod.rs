@@ -89,9 +89,20 @@ pub struct Deployment {
     pub status: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// `open` (anyone may answer) or `invitation` (only through invitation links).
+    pub access: String,
+    /// The registry file declaring this deployment; such rows change only through the file.
+    pub managed_by: Option<String>,
 }
 
+/// Who may answer a deployment.
+pub const ACCESS: [&str; 2] = ["open", "invitation"];
+
 impl Deployment {
+    pub fn invitation_only(&self) -> bool {
+        self.access == "invitation"
+    }
+
     pub fn origins(&self) -> Vec<String> {
         serde_json::from_str(&self.allowed_origins).unwrap_or_default()
     }

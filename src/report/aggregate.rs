@@ -20,6 +20,9 @@ pub struct Counts {
     pub n: i64,
     /// Responses per trust value 0..=5.
     pub trust: [i64; 6],
+    /// The same per instrument version: a value means what the version it answered defines
+    /// (a thumbs-up `1` is positive, a 5-point `1` is not).
+    pub trust_by_version: BTreeMap<i32, [i64; 6]>,
     /// Times each driver (in `DRIVERS` order) was chosen on the positive / negative list.
     pub positive: [i64; 7],
     pub negative: [i64; 7],
@@ -93,6 +96,8 @@ fn per_deployment<T: Send>(
 
 #[derive(QueryableByName)]
 struct Combo {
+    #[diesel(sql_type = Integer)]
+    instrument_version: i32,
     #[diesel(sql_type = Nullable<SmallInt>)]
     trust: Option<i16>,
     #[diesel(sql_type = Integer)]
@@ -125,26 +130,26 @@ const NULL_V1: &str =
 fn groupings(v1: bool) -> Vec<(String, &'static str, bool)> {
     if !v1 {
         return vec![(
-            format!("trust, drivers_positive AS pos, drivers_negative AS neg, {NULL_V1}"),
-            "trust, drivers_positive, drivers_negative",
+            format!("instrument_version, trust, drivers_positive AS pos, drivers_negative AS neg, {NULL_V1}"),
+            "instrument_version, trust, drivers_positive, drivers_negative",
             true,
         )];
     }
     vec![
         (
-            "trust, CAST(0 AS INTEGER) AS pos, CAST(0 AS INTEGER) AS neg, v1_satisfaction, v1_effectiveness, \
+            "instrument_version, trust, CAST(0 AS INTEGER) AS pos, CAST(0 AS INTEGER) AS neg, v1_satisfaction, v1_effectiveness, \
              CAST(NULL AS SMALLINT) AS v1_ease, CAST(NULL AS SMALLINT) AS v1_efficiency, \
              CAST(NULL AS SMALLINT) AS v1_transparency, CAST(NULL AS SMALLINT) AS v1_employee"
                 .to_string(),
-            "trust, v1_satisfaction, v1_effectiveness",
+            "instrument_version, trust, v1_satisfaction, v1_effectiveness",
             true,
         ),
         (
-            "CAST(NULL AS SMALLINT) AS trust, CAST(0 AS INTEGER) AS pos, CAST(0 AS INTEGER) AS neg, \
+            "instrument_version, CAST(NULL AS SMALLINT) AS trust, CAST(0 AS INTEGER) AS pos, CAST(0 AS INTEGER) AS neg, \
              CAST(NULL AS SMALLINT) AS v1_satisfaction, CAST(NULL AS SMALLINT) AS v1_effectiveness, \
              v1_ease, v1_efficiency, v1_transparency, v1_employee"
                 .to_string(),
-            "v1_ease, v1_efficiency, v1_transparency, v1_employee",
+            "instrument_version, v1_ease, v1_efficiency, v1_transparency, v1_employee",
             false,
         ),
     ]
@@ -175,6 +180,7 @@ pub fn counts(
                 }
                 if let Some(t @ 0..=5) = r.trust {
                     k.trust[t as usize] += r.n;
+                    k.trust_by_version.entry(r.instrument_version).or_default()[t as usize] += r.n;
                 }
                 for bit in 0..7 {
                     if r.pos & (1 << bit) != 0 {

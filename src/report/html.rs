@@ -36,7 +36,10 @@ fn num(n: i64) -> String {
 }
 
 fn rate(num: i64, den: i64) -> String {
-    if den > 0 {
+    if num > den {
+        // A rate above 100 % means opportunities are missing, not a fact about customers.
+        "not shown: more respondents than survey opportunities".into()
+    } else if den > 0 {
         format!("{:.1}%", 100.0 * num as f64 / den as f64)
     } else {
         "—".into()

@@ -18,7 +18,7 @@ use crate::db::schema::{agencies, deployments, hisps, service_volumes, services}
 use crate::db::{AnyConnection, Pool};
 use crate::fiscal::FiscalQuarter;
 use crate::registry::{Agency, Deployment, Hisp, Service};
-use crate::survey::{sentiment, LoadedDefs, Sentiment, SurveyType, DRIVERS};
+use crate::survey::{sentiment, Instrument, LoadedDefs, Sentiment, SurveyType, DRIVERS};
 pub use aggregate::Counts;
 use files::ReportError;
 
@@ -67,6 +67,10 @@ pub struct Detail {
     pub volume_of_customers_provided_survey_opportunity: i64,
     pub impressions: i64,
     pub invitations_delivered: i64,
+    /// Opportunities the agency entered with the service × channel's volume, if any.
+    pub survey_opportunities_entered: Option<i64>,
+    /// Set where respondents exceed opportunities: the response rate is then not computable.
+    pub warning: Option<String>,
     pub volume_of_respondents: i64,
     pub trust_positive: i64,
     pub trust_negative: i64,
@@ -249,28 +253,17 @@ pub fn build(
     let v1_all: Vec<String> = deps
         .iter()
         .filter(|d| {
-            defs.current(&d.deployment.instrument_id)
+            defs.latest(&d.deployment.instrument_id)
                 .is_some_and(|i| i.survey_type == SurveyType::V1Likert)
         })
         .map(|d| d.deployment.id.clone())
         .collect();
     let counts = aggregate::counts(pool, start, end, &ids, &v1_all)?;
     let impressions_by = aggregate::impressions(pool, start, end, &ids)?;
-    let volumes: BTreeMap<(String, String), i64> = service_volumes::table
-        .filter(
-            service_volumes::fiscal_year
-                .eq(fq.year)
-                .and(service_volumes::quarter.eq(fq.quarter as i16)),
-        )
-        .select((
-            service_volumes::service_id,
-            service_volumes::channel,
-            service_volumes::volume_of_customers,
-        ))
-        .load::<(String, String, i64)>(c)?
-        .into_iter()
-        .map(|(s, ch, v)| ((s, ch), v))
-        .collect();
+    let volumes = volumes(c, fq)?;
+    // An entered opportunity count is the service × channel's: it goes to the first of its
+    // deployments in the report, so two deployments sharing a channel do not both count it.
+    let mut entered_taken = std::collections::BTreeSet::new();
 
     let first_day = fq.first_day();
     let last_day = fq
@@ -286,36 +279,28 @@ pub fn build(
         let dep = &d.deployment;
         let agg = counts.get(&dep.id).cloned().unwrap_or_default();
         let imps = impressions_by.get(&dep.id).copied().unwrap_or(0);
-        let volume = volumes
-            .get(&(d.service.id.clone(), dep.channel.clone()))
-            .copied();
-        if agg.n == 0 && imps == 0 && volume.is_none() {
+        let key = (d.service.id.clone(), dep.channel.clone());
+        let (volume, entered) = volumes.get(&key).copied().unzip();
+        let invited = crate::email::delivered(c, &dep.id, start, end)?;
+        if agg.n == 0 && imps == 0 && invited == 0 && volume.is_none() {
             continue;
         }
-        let Some(ins) = defs.current(&dep.instrument_id) else {
+        let Some(ins) = instrument_of(defs, &dep.instrument_id, &agg) else {
             continue;
         };
-        let trust_kind = ins.trust().kind;
-        let (mut pos, mut neg, mut neu) = (0, 0, 0);
-        for (value, n) in agg.trust.iter().enumerate() {
-            match sentiment(trust_kind, value as i16) {
-                _ if *n == 0 => {}
-                Sentiment::Positive => pos += n,
-                Sentiment::Negative => neg += n,
-                Sentiment::Neutral => neu += n,
-            }
-        }
+        let (pos, neg, neu) = classify(defs, &dep.instrument_id, &agg);
         let ci = wilson(pos, agg.n);
-        let invited = crate::email::delivered(c, &dep.id, start, end)?;
-        let opportunity = imps + invited;
-        if opportunity < agg.n {
+        let entered = entered.flatten().filter(|_| entered_taken.insert(key));
+        let opportunity = imps + invited + entered.unwrap_or(0);
+        let warning = (opportunity < agg.n).then(|| format!(
+            "{} respondents but only {} survey opportunities (impressions, invitations delivered and opportunities entered with the volumes); the response rate is not shown. Check that the widget records impressions, or enter the survey opportunities of channels without them (paper, phone, in person)",
+            agg.n, opportunity
+        ));
+        if let Some(w) = &warning {
             flags.push(Flag {
                 deployment_id: dep.id.clone(),
                 kind: "opportunity_below_respondents".into(),
-                detail: format!(
-                    "{} respondents but only {} recorded survey opportunities (impressions + invitations delivered); check that the widget records impressions or that paper/phone volumes are complete",
-                    agg.n, opportunity
-                ),
+                detail: w.clone(),
             });
         }
         let en = |m: &crate::survey::Localized| {
@@ -366,6 +351,8 @@ pub fn build(
             volume_of_customers_provided_survey_opportunity: opportunity,
             impressions: imps,
             invitations_delivered: invited,
+            survey_opportunities_entered: entered,
+            warning,
             volume_of_respondents: agg.n,
             trust_positive: pos,
             trust_negative: neg,
@@ -406,6 +393,59 @@ pub fn build(
         instruments: used.into_values().collect(),
         flags,
     })
+}
+
+/// Per (service id, channel): customers, and the survey opportunities entered if any.
+type Volumes = BTreeMap<(String, String), (i64, Option<i64>)>;
+
+/// The service × channel volumes of the quarter.
+fn volumes(c: &mut AnyConnection, fq: FiscalQuarter) -> QueryResult<Volumes> {
+    use service_volumes as v;
+    Ok(v::table
+        .filter(
+            v::fiscal_year
+                .eq(fq.year)
+                .and(v::quarter.eq(fq.quarter as i16)),
+        )
+        .select((
+            v::service_id,
+            v::channel,
+            v::volume_of_customers,
+            v::survey_opportunities,
+        ))
+        .load::<(String, String, i64, Option<i64>)>(c)?
+        .into_iter()
+        .map(|(s, ch, n, o)| ((s, ch), (n, o)))
+        .collect())
+}
+
+/// The definition a deployment's row names: the newest version that collected its responses
+/// this quarter, else the newest known (from the files, or the database if its file is gone).
+fn instrument_of<'a>(defs: &'a LoadedDefs, id: &str, agg: &Counts) -> Option<&'a Instrument> {
+    agg.trust_by_version
+        .keys()
+        .next_back()
+        .and_then(|v| defs.version(id, *v))
+        .or_else(|| defs.latest(id))
+}
+
+/// (positive, negative, neutral) trust answers, each read with the version it answered.
+fn classify(defs: &LoadedDefs, id: &str, agg: &Counts) -> (i64, i64, i64) {
+    let (mut pos, mut neg, mut neu) = (0, 0, 0);
+    for (version, counts) in &agg.trust_by_version {
+        let Some(kind) = defs.version(id, *version).map(|i| i.trust().kind) else {
+            continue;
+        };
+        for (value, n) in counts.iter().enumerate() {
+            match sentiment(kind, value as i16) {
+                _ if *n == 0 => {}
+                Sentiment::Positive => pos += n,
+                Sentiment::Negative => neg += n,
+                Sentiment::Neutral => neu += n,
+            }
+        }
+    }
+    (pos, neg, neu)
 }
 
 /// One row per agency × HISP × service present in the details, in the details' order.
@@ -485,17 +525,7 @@ fn trend(
             let Some(agg) = counts.get(&d.deployment.id) else {
                 continue;
             };
-            let Some(ins) = defs.current(&d.deployment.instrument_id) else {
-                continue;
-            };
-            let kind = ins.trust().kind;
-            let pos: i64 = agg
-                .trust
-                .iter()
-                .enumerate()
-                .filter(|(v, _)| sentiment(kind, *v as i16) == Sentiment::Positive)
-                .map(|(_, n)| n)
-                .sum();
+            let (pos, _, _) = classify(defs, &d.deployment.instrument_id, agg);
             let e = by_service
                 .entry((
                     d.agency.slug.clone(),
@@ -536,7 +566,8 @@ fn v1_tables(
             .iter()
             .find(|d| &d.deployment.id == id)
             .expect("scoped");
-        let Some(ins) = defs.current(&d.deployment.instrument_id) else {
+        let agg = counts.get(id).cloned().unwrap_or_default();
+        let Some(ins) = instrument_of(defs, &d.deployment.instrument_id, &agg) else {
             continue;
         };
         let mut rows = vec![];

@@ -73,6 +73,8 @@ pub fn seed(
             status: "open".into(),
             created_at: now,
             updated_at: now,
+            access: "open".into(),
+            managed_by: None,
         };
         registry::insert_deployment(c, &d).map_err(err)?;
         deps.push(d);

@@ -29,6 +29,9 @@ pub struct LoadedDefs {
     /// Every version of each instrument, ascending; the last is current.
     pub instruments: BTreeMap<String, Vec<Instrument>>,
     pub registries: Vec<(String, RegistryFile)>,
+    /// Every version recorded in the database (`instruments`), so stored responses are read
+    /// with the definition they answered even after its file was replaced or removed.
+    pub stored: BTreeMap<(String, i32), Instrument>,
 }
 
 impl LoadedDefs {
@@ -36,10 +39,27 @@ impl LoadedDefs {
         self.instruments.get(id).and_then(|v| v.last())
     }
 
+    /// The definition a response was stored under: its file, else as the database recorded it.
     pub fn version(&self, id: &str, version: i32) -> Option<&Instrument> {
         self.instruments
             .get(id)
             .and_then(|v| v.iter().find(|i| i.version == version))
+            .or_else(|| self.stored.get(&(id.to_string(), version)))
+    }
+
+    /// The newest version known from the files or the database: a deployment whose instrument
+    /// file is gone still reports what it collected.
+    pub fn latest(&self, id: &str) -> Option<&Instrument> {
+        let stored = self
+            .stored
+            .range((id.to_string(), i32::MIN)..=(id.to_string(), i32::MAX))
+            .next_back()
+            .map(|(_, i)| i);
+        match (self.current(id), stored) {
+            (Some(f), Some(s)) if s.version > f.version => Some(s),
+            (Some(f), _) => Some(f),
+            (None, s) => s,
+        }
     }
 
     /// Clearances expired or ending within 60 days: worth a warning, not a failure.

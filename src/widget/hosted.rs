@@ -201,6 +201,10 @@ async fn show(
         Ok(v) => v,
         Err(page) => return page,
     };
+    if let Err(e) = intake::ensure_open_access(&view) {
+        return error_page(e, locale, Some(&view), Some(ins));
+    }
+    count_impression(&state, &req, &view).await;
     let f = form(
         &view,
         ins,
@@ -210,6 +214,22 @@ async fn show(
         FormState::default(),
     );
     html(StatusCode::OK, page::survey_page(&f))
+}
+
+/// A page showing an open form is a survey opportunity, as a widget's impression is. It shares
+/// the client's rate budget; over it, or with the database away, the page is still shown and
+/// only the count is lost.
+async fn count_impression(state: &AppState, req: &HttpRequest, view: &DeploymentView) {
+    let Ok(client) = intake::rate_limit(state, req) else {
+        return;
+    };
+    let imp = crate::intake::writer::NewImpression {
+        deployment_id: view.deployment.id.clone(),
+        occurred_at: crate::db::now(),
+    };
+    if let Err(e) = state.writer.record_impression(imp, client).await {
+        tracing::info!(error = %e, "hosted page impression not recorded");
+    }
 }
 
 /// The form's fields, each name with all its values in order.
@@ -353,6 +373,9 @@ async fn answer(
         Ok(v) => v,
         Err(page) => return page,
     };
+    if let Err(e) = intake::ensure_open_access(&view) {
+        return error_page(e, locale, Some(&view), Some(ins));
+    }
     if !origin_allowed(&state, &req, &view) {
         let e = ApiError::Forbidden("this form was posted from another site".into());
         return error_page(e, locale, Some(&view), Some(ins));
@@ -425,12 +448,22 @@ async fn thanks(
         Err(e) => return error_page(e, locale, None, None),
     };
     let ins = state.instrument(&view.deployment.instrument_id);
+    thanks_page(&wanted, Some(&view.agency.name), ins)
+}
+
+/// The thank-you page, in the first of `wanted` locales we have words for.
+pub(crate) fn thanks_page(
+    wanted: &[String],
+    agency: Option<&str>,
+    ins: Option<&Instrument>,
+) -> HttpResponse {
+    let locale = plain_locale(wanted);
     let w = words(locale);
     html(
         StatusCode::OK,
         page::message_page(
             locale,
-            Some(&view.agency.name),
+            agency,
             "success",
             w.thanks_title,
             &[w.thanks_body.into()],

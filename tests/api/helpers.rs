@@ -104,6 +104,8 @@ pub struct TestApp {
     /// Admin key of agency `agency-a`.
     pub key: String,
     pub handle: actix_web::dev::ServerHandle,
+    /// The settings the application was started with (`restart` uses them again).
+    pub settings: Settings,
     _dir: tempfile::TempDir,
 }
 
@@ -146,7 +148,9 @@ pub async fn spawn_with(backend: Backend, opts: Options) -> TestApp {
     settings.trusted_proxies =
         cx_survey::intake::limit::parse_trusted(opts.trusted_proxies).unwrap();
     settings.demo = opts.demo;
-    let app = Application::build(settings).await.expect("app builds");
+    let app = Application::build(settings.clone())
+        .await
+        .expect("app builds");
     let port = app.port();
     let handle = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
@@ -164,11 +168,23 @@ pub async fn spawn_with(backend: Backend, opts: Options) -> TestApp {
         client: reqwest::Client::new(),
         key,
         handle,
+        settings,
         _dir: dir,
     }
 }
 
 impl TestApp {
+    /// Stops the server and starts the application again on the same database and definition
+    /// directory (as a restart or a deploy does); the start-up error, if it fails.
+    pub async fn restart(&mut self) -> Result<(), cx_survey::startup::StartupError> {
+        self.handle.stop(true).await;
+        let app = Application::build(self.settings.clone()).await?;
+        self.address = format!("http://127.0.0.1:{}", app.port());
+        self.handle = app.handle();
+        actix_web::rt::spawn(app.run_until_stopped());
+        Ok(())
+    }
+
     /// The PostgreSQL database's name (the last part of its URL).
     pub fn database_name(&self) -> &str {
         let last = self.database_url.rsplit('/').next().unwrap_or_default();

@@ -1,6 +1,7 @@
 mod helpers;
 
 mod abuse;
+mod access;
 mod admin;
 mod definitions;
 mod email;
@@ -9,6 +10,7 @@ mod isolation;
 mod logs;
 mod ops;
 mod outage;
+mod registry;
 mod report;
 mod scale;
 mod widget;

@@ -685,3 +685,274 @@ async fn report_runs_on_a_read_only_standby() {
     }
     set_read_only(false);
 }
+
+on_both!(
+    opportunities_never_below_respondents,
+    invited_deployment_without_responses_is_reported,
+    stored_responses_are_read_with_their_own_definition,
+);
+
+fn detail<'a>(r: &'a Value, dep: &str) -> &'a Value {
+    r["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["deployment_id"] == dep)
+        .unwrap_or_else(|| panic!("no detail row for {dep}: {r}"))
+}
+
+async fn report_json(app: &TestApp, fq: cx_survey::fiscal::FiscalQuarter) -> Value {
+    let path = format!(
+        "/api/v1/admin/reports/quarterly?fiscal_year={}&quarter={}",
+        fq.year, fq.quarter
+    );
+    let r = app.admin(&app.key, Method::GET, &path, None).await;
+    assert_eq!(r.status(), 200);
+    r.json().await.unwrap()
+}
+
+async fn new_deployment(app: &TestApp, service: &str, channel: &str) -> String {
+    let r = app
+        .admin(
+            &app.key,
+            Method::POST,
+            "/api/v1/admin/deployments",
+            Some(
+                json!({"instrument": "a11-v2-thumbs", "service": service, "channel": channel,
+                        "transaction_point": "After the call"}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn opportunities_never_below_respondents(b: Backend) {
+    let app = spawn_app(b).await;
+    let fq = current_quarter();
+    let web = app.deployment("a11-v2-thumbs").await;
+    let service = service_of(&app, &web).await;
+    // A hosted page showing an open form is an opportunity; its thank-you page and a closed
+    // deployment's 410 are not.
+    for _ in 0..2 {
+        assert_eq!(app.get(&format!("/s/{web}")).await.status(), 200);
+    }
+    assert_eq!(app.get(&format!("/s/{web}/thanks")).await.status(), 200);
+    let closed = app.deployment("a11-v2-thumbs").await;
+    app.admin(
+        &app.key,
+        Method::PATCH,
+        &format!("/api/v1/admin/deployments/{closed}"),
+        Some(json!({"status": "closed"})),
+    )
+    .await;
+    assert_eq!(app.get(&format!("/s/{closed}")).await.status(), 410);
+    assert_eq!(app.count("impressions"), 2);
+    // Five answers on two showings: no rate above 100 %, a warning instead.
+    for _ in 0..5 {
+        let r = app
+            .submit(
+                &web,
+                json!({"submission_id": sub_id(), "answers": {"trust": 1}}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+    }
+    let r = report_json(&app, fq).await;
+    let d = detail(&r, &web);
+    assert_eq!(d["volume_of_customers_provided_survey_opportunity"], 2);
+    assert_eq!(d["volume_of_respondents"], 5);
+    assert!(
+        d["warning"].as_str().unwrap().contains("5 respondents"),
+        "{d}"
+    );
+    // Phone answers entered by import; the agency enters the phone opportunities itself.
+    let phone = new_deployment(&app, &service, "phone").await;
+    let at = (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339();
+    import(
+        &app,
+        &phone,
+        &[row("p1", 1, &[], &[], &at), row("p2", 0, &[], &[], &at)],
+    )
+    .await;
+    let r = report_json(&app, fq).await;
+    assert!(detail(&r, &phone)["warning"].is_string());
+    let volume = format!(
+        "/api/v1/admin/services/{service}/volumes/{}/{}",
+        fq.year, fq.quarter
+    );
+    let bad = app
+        .admin(
+            &app.key,
+            Method::PUT,
+            &volume,
+            Some(
+                json!({"channel": "phone", "volume_of_customers": 100, "survey_opportunities": -1}),
+            ),
+        )
+        .await;
+    assert_eq!(bad.status(), 422);
+    let ok = app
+        .admin(
+            &app.key,
+            Method::PUT,
+            &volume,
+            Some(
+                json!({"channel": "phone", "volume_of_customers": 100, "survey_opportunities": 40}),
+            ),
+        )
+        .await;
+    assert_eq!(ok.status(), 200);
+    let r = report_json(&app, fq).await;
+    let d = detail(&r, &phone);
+    assert_eq!(
+        d["volume_of_customers_provided_survey_opportunity"], 40,
+        "{d}"
+    );
+    assert_eq!(d["survey_opportunities_entered"], 40);
+    assert!(d["warning"].is_null(), "{d}");
+    // The HTML never prints a rate above 100 %.
+    let out = tempfile::tempdir().unwrap();
+    run_report(&app, fq.year, fq.quarter, &[], out.path());
+    let html = std::fs::read_to_string(out.path().join("report.html")).unwrap();
+    assert!(!html.contains("250.0%"), "rate above 100 % printed");
+    assert!(html.contains("not shown: more respondents than survey opportunities"));
+    assert!(html.contains("5.0%"), "the phone row's 2 of 40");
+}
+
+async fn invited_deployment_without_responses_is_reported(b: Backend) {
+    let app = spawn_app(b).await;
+    let dep = app.deployment("a11-v2-thumbs").await;
+    let r = app
+        .admin(&app.key, Method::POST, &format!("/api/v1/admin/deployments/{dep}/invitations"),
+            Some(json!([{"email": "a@example.gov", "transaction_id": "1"}, {"email": "b@example.gov", "transaction_id": "2"}])))
+        .await;
+    assert_eq!(r.status(), 202);
+    {
+        use diesel::prelude::*;
+        let mut c = app.pool.get().unwrap();
+        use cx_survey::db::schema::invitations::dsl as i;
+        diesel::update(i::invitations)
+            .set((
+                i::status.eq("sent"),
+                i::email.eq(None::<String>),
+                i::sent_at.eq(Some(
+                    chrono::Utc::now().naive_utc() - chrono::Duration::minutes(1),
+                )),
+            ))
+            .execute(&mut *c)
+            .unwrap();
+    }
+    let r = report_json(&app, current_quarter()).await;
+    let d = detail(&r, &dep);
+    assert_eq!(d["volume_of_respondents"], 0);
+    assert_eq!(d["invitations_delivered"], 2);
+    assert_eq!(d["volume_of_customers_provided_survey_opportunity"], 2);
+    assert!(d["warning"].is_null());
+}
+
+/// Every file of a report directory, by relative path.
+fn report_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap().display().to_string();
+                out.insert(rel, std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    out
+}
+
+async fn stored_responses_are_read_with_their_own_definition(b: Backend) {
+    let (file, v1) = variant("a11-v2-thumbs.json", "bumped", |_| {});
+    let mut app = spawn_with(
+        b,
+        Options {
+            extra_defs: vec![(file.clone(), v1)],
+            ..Default::default()
+        },
+    )
+    .await;
+    let dep = app.deployment("bumped").await;
+    import(
+        &app,
+        &dep,
+        &[
+            row("t1", 1, &["ease", "humanity"], &[], "2025-11-03T12:00:00Z"),
+            row("t2", 1, &["effectiveness"], &[], "2025-11-04T12:00:00Z"),
+            row(
+                "t3",
+                0,
+                &[],
+                &["efficiency", "other"],
+                "2025-11-05T12:00:00Z",
+            ),
+        ],
+    )
+    .await;
+    let export = |app: &TestApp| {
+        let app_url = app.url(&format!(
+            "/api/v1/admin/responses?deployment={dep}&format=csv"
+        ));
+        let client = app.client.clone();
+        let key = app.key.clone();
+        async move {
+            client
+                .get(app_url)
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let before_dir = tempfile::tempdir().unwrap();
+    run_report(&app, 2026, 1, &[], before_dir.path());
+    let before = report_files(before_dir.path());
+    let before_export = export(&app).await;
+    let r = report_json(
+        &app,
+        cx_survey::fiscal::FiscalQuarter::new(2026, 1).unwrap(),
+    )
+    .await;
+    assert_eq!(detail(&r, &dep)["trust_positive"], 2);
+    // Version 2 in place of version 1: a 5-point scale and fewer drivers.
+    let (_, v2) = variant("a11-v2-likert.json", "bumped", |v| {
+        v["version"] = json!(2);
+        for q in v["questions"].as_array_mut().unwrap() {
+            if let Some(opts) = q["options"].as_array_mut() {
+                opts.retain(|o| o["key"] == "effectiveness" || o["key"] == "ease");
+            }
+        }
+    });
+    std::fs::write(app.defs_dir.join(&file), v2.to_string()).unwrap();
+    app.restart().await.expect("restart with version 2");
+    let after_dir = tempfile::tempdir().unwrap();
+    run_report(&app, 2026, 1, &[], after_dir.path());
+    assert_eq!(
+        report_files(after_dir.path()),
+        before,
+        "files changed with version 2"
+    );
+    assert_eq!(export(&app).await, before_export);
+    // The file removed altogether: the deployment is still reported, the same bytes.
+    std::fs::remove_file(app.defs_dir.join(&file)).unwrap();
+    let gone_dir = tempfile::tempdir().unwrap();
+    run_report(&app, 2026, 1, &[], gone_dir.path());
+    assert_eq!(
+        report_files(gone_dir.path()),
+        before,
+        "files changed without the file"
+    );
+}
