@@ -107,8 +107,12 @@ impl r2d2::ManageConnection for ConnectionManager {
             .map_err(diesel::r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
-        false
+    /// Asked when a connection comes back. diesel marks a connection broken when it is still
+    /// inside a transaction (a panic unwound past commit and rollback) or a rollback failed;
+    /// reused, it would run the next caller's writes in a transaction never committed. A
+    /// connection whose server went away is caught at checkout instead (`is_valid`).
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        diesel::r2d2::R2D2Connection::is_broken(conn)
     }
 }
 
