@@ -90,7 +90,10 @@ fn open(settings: &Settings) -> Result<(Pool, Backend, LoadedDefs, bool), Startu
     let mut conn = pool.get().map_err(db::DbSetupError::from)?;
     let read_only = db::is_read_only(&mut conn);
     if !read_only {
-        crate::registry::file::apply(&mut conn, &defs).map_err(StartupError::Apply)?;
+        // Serialized like the migrations: instances starting together would insert the same
+        // instruments and registry rows and all but one fail.
+        db::serialized(&mut conn, |c| crate::registry::file::apply(c, &defs))
+            .map_err(StartupError::Apply)?;
     }
     Ok((pool, backend, defs, read_only))
 }

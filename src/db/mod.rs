@@ -214,18 +214,66 @@ fn has_pending_migrations(conn: &mut AnyConnection) -> Result<bool, DbSetupError
     Ok(wanted.iter().any(|v| !applied.contains(v)))
 }
 
+/// Applies pending migrations, one instance at a time (see `serialized`): instances starting
+/// together on an empty database otherwise both create diesel's bookkeeping table, or both
+/// apply the same migration, and all but one fail to start.
 pub fn run_migrations(conn: &mut AnyConnection) -> Result<(), String> {
-    let applied = match conn {
-        AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
-        AnyConnection::Postgresql(c) => c
-            .run_pending_migrations(POSTGRES_MIGRATIONS)
-            .map(|v| v.len()),
-    }
-    .map_err(|e| format!("migration failed: {e}"))?;
+    let applied = serialized(conn, |conn| {
+        match conn {
+            AnyConnection::Sqlite(c) => {
+                c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len())
+            }
+            AnyConnection::Postgresql(c) => c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.len()),
+        }
+        .map_err(|e| format!("migration failed: {e}"))
+    })?;
     if applied > 0 {
         tracing::info!(applied, "database migrations applied");
     }
     Ok(())
+}
+
+/// The PostgreSQL advisory lock start-up setup holds (any constant unlikely to be another
+/// application's: "cxsurvey" in ASCII).
+pub const SETUP_LOCK: i64 = 0x6378_7375_7276_6579;
+
+/// Runs `f` in one transaction that no other instance's `serialized` overlaps, committed if it
+/// succeeds. PostgreSQL: a transaction-level advisory lock, released by the commit or rollback
+/// (so never left held by a pooled connection). SQLite: `BEGIN IMMEDIATE`, which takes the write
+/// lock at once, waiting out the busy timeout; a deferred transaction's later upgrade would fail
+/// at once when another instance wrote in between. `transaction` calls inside `f` nest as
+/// savepoints.
+pub fn serialized<T>(
+    conn: &mut AnyConnection,
+    f: impl FnOnce(&mut AnyConnection) -> Result<T, String>,
+) -> Result<T, String> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let began = match conn {
+        AnyConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+        }
+        AnyConnection::Postgresql(c) => AnsiTransactionManager::begin_transaction(c),
+    };
+    began.map_err(|e| format!("could not begin the setup transaction: {e}"))?;
+    let out = match conn {
+        AnyConnection::Postgresql(c) => c
+            .batch_execute(&format!("SELECT pg_advisory_xact_lock({SETUP_LOCK})"))
+            .map_err(|e| format!("could not take the setup lock: {e}")),
+        AnyConnection::Sqlite(_) => Ok(()),
+    }
+    .and_then(|()| f(conn));
+    match out {
+        Ok(v) => AnyConnection::commit_transaction(conn)
+            .map(|()| v)
+            .map_err(|e| format!("could not commit the setup: {e}")),
+        Err(e) => {
+            // The error that made us roll back is the one worth reporting.
+            let _ = AnyConnection::rollback_transaction(conn);
+            Err(e)
+        }
+    }
 }
 
 /// Now, truncated to microseconds so SQLite and PostgreSQL store the same value.
