@@ -1,6 +1,7 @@
 //! Builds the application: loads definitions, prepares the database, starts the intake writer
 //! and the HTTP server.
 
+use secrecy::ExposeSecret;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -83,7 +84,7 @@ pub fn prepare_reader(settings: &Settings) -> Result<(Pool, Backend, LoadedDefs)
 fn open(settings: &Settings) -> Result<(Pool, Backend, LoadedDefs, bool), StartupError> {
     let defs = load_dir(&settings.survey_defs).map_err(StartupError::Defs)?;
     let (pool, backend) = db::connect_pool(
-        &settings.database_url,
+        settings.database_url.expose_secret(),
         settings.pool_size,
         settings.pool_min_idle,
     )?;
@@ -100,6 +101,8 @@ fn open(settings: &Settings) -> Result<(Pool, Backend, LoadedDefs, bool), Startu
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        // The effective configuration, for whoever debugs a deployment; secrets print redacted.
+        tracing::debug!(?settings, "configuration");
         let prep_settings = settings.clone();
         let (pool, backend, defs) = tokio::task::spawn_blocking(move || prepare(&prep_settings))
             .await
@@ -134,7 +137,7 @@ impl Application {
             limiter: RateLimiter::new(
                 settings.rate_limit_per_minute,
                 settings.trusted_proxies.clone(),
-                settings.secret.as_deref(),
+                settings.secret.as_ref().map(|s| s.expose_secret()),
             )
             .map(Arc::new),
             settings,

@@ -32,11 +32,31 @@ pub enum Backend {
 }
 
 /// A database URL parsed once: `postgres://…`, `sqlite://path`, `sqlite:path` or a bare path.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct DatabaseUrl {
     pub backend: Backend,
     /// What the driver is given: the URL for PostgreSQL, the file path for SQLite.
     pub target: String,
+}
+
+/// Without the password and the query (which may carry one): the pool's `Debug` prints this.
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let target = match self.backend {
+            Backend::Sqlite => self.target.clone(),
+            Backend::Postgres => url::Url::parse(&self.target)
+                .map(|mut u| {
+                    let _ = u.set_password(None);
+                    u.set_query(None);
+                    u.to_string()
+                })
+                .unwrap_or_else(|_| "[unparsable URL]".into()),
+        };
+        f.debug_struct("DatabaseUrl")
+            .field("backend", &self.backend)
+            .field("target", &target)
+            .finish()
+    }
 }
 
 impl DatabaseUrl {
