@@ -1,5 +1,6 @@
 //! The `cx-survey` command line. Flags win over the environment.
 
+use secrecy::ExposeSecret;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -151,7 +152,7 @@ pub fn run(cli: Cli) -> ExitCode {
         }
     };
     if let Some(u) = cli.database_url {
-        settings.database_url = u;
+        settings.database_url = u.into();
     }
     if let Some(d) = cli.defs {
         settings.survey_defs = d;
@@ -239,7 +240,7 @@ fn keys_admin(
     settings: &Settings,
     f: impl FnOnce(&mut crate::db::AnyConnection) -> Result<(), String>,
 ) -> ExitCode {
-    let (pool, _) = match crate::db::connect_pool(&settings.database_url, 2, 0) {
+    let (pool, _) = match crate::db::connect_pool(settings.database_url.expose_secret(), 2, 0) {
         Ok(p) => p,
         Err(e) => return fail(e),
     };

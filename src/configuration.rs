@@ -4,16 +4,21 @@
 use std::path::PathBuf;
 
 use chrono_tz::Tz;
+use secrecy::SecretString;
 
+/// `Debug` prints the secrets as `[REDACTED]` (`SecretString`, which has no `Display`): a
+/// `?settings` in a log line must not hand out the keys. Read them with `expose_secret()`
+/// where they are used.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    pub database_url: String,
+    /// May carry the database password.
+    pub database_url: SecretString,
     pub bind: String,
     pub survey_defs: PathBuf,
     /// The service's own public origin; its pages may always post to it.
     pub public_url: String,
     pub report_tz: Tz,
-    pub secret: Option<String>,
+    pub secret: Option<SecretString>,
     /// Public submissions (responses + impressions) per client address per minute; 0 = off.
     pub rate_limit_per_minute: u32,
     /// Proxies (addresses or CIDR blocks) whose `X-Forwarded-For` names the client.
@@ -32,7 +37,7 @@ pub struct Settings {
     pub intake_writers: Option<usize>,
     /// `smtp://`, `smtps://` or `smtp://…?tls=required` (STARTTLS), with `user:pass@` for auth;
     /// without it invitations are queued but not sent.
-    pub smtp_url: Option<String>,
+    pub smtp_url: Option<SecretString>,
     /// The `From` of invitation emails.
     pub mail_from: String,
     /// A recipient invited in the last this many days is skipped.
@@ -75,14 +80,16 @@ impl Settings {
         let bind = get("CX_BIND").unwrap_or_else(|| "127.0.0.1:8080".into());
         let public_url = get("CX_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
         Ok(Settings {
-            database_url: get("DATABASE_URL").unwrap_or_else(|| "sqlite://cx-survey.db".into()),
+            database_url: get("DATABASE_URL")
+                .unwrap_or_else(|| "sqlite://cx-survey.db".into())
+                .into(),
             public_url: public_url.trim_end_matches('/').to_string(),
             bind,
             survey_defs: get("CX_SURVEY_DEFS")
                 .unwrap_or_else(|| "survey-defs".into())
                 .into(),
             report_tz,
-            secret: get("CX_SECRET"),
+            secret: get("CX_SECRET").map(SecretString::from),
             rate_limit_per_minute: parse_num("CX_RATE_LIMIT_PER_MINUTE", 120)? as u32,
             trusted_proxies: crate::intake::limit::parse_trusted(
                 &get("CX_TRUSTED_PROXIES").unwrap_or_default(),
@@ -99,7 +106,9 @@ impl Settings {
                 .map(|_| parse_num("CX_INTAKE_WRITERS", 1))
                 .transpose()?
                 .map(|n| n.clamp(1, 16) as usize),
-            smtp_url: get("CX_SMTP_URL").filter(|s| !s.trim().is_empty()),
+            smtp_url: get("CX_SMTP_URL")
+                .filter(|s| !s.trim().is_empty())
+                .map(SecretString::from),
             mail_from: get("CX_MAIL_FROM").unwrap_or_else(|| "cx-survey@localhost".into()),
             invite_cap_days: parse_num("CX_INVITE_CAP_DAYS", 30)? as i64,
             invite_ttl_days: parse_num("CX_INVITE_TTL_DAYS", 30)?.max(1) as i64,
@@ -109,5 +118,38 @@ impl Settings {
             )?),
             demo: matches!(get("CX_DEMO").as_deref(), Some("1" | "true" | "yes")),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One `?settings` in a log line must not print the keys: what CX_SECRET, the SMTP
+    /// password and the database password protect is worth more than a debugging aid.
+    #[test]
+    fn debug_output_redacts_secrets() {
+        let settings = Settings::from_lookup(|k| {
+            match k {
+                "CX_SECRET" => Some("hmac-key-5b1e07d2"),
+                "CX_SMTP_URL" => Some("smtps://mailer:smtp-pass-93ac41@mail.example.gov:465"),
+                "DATABASE_URL" => Some("postgres://cx:db-pass-0f7e2a@db.internal/cx"),
+                _ => None,
+            }
+            .map(str::to_string)
+        })
+        .unwrap();
+        let url = crate::db::DatabaseUrl::parse("postgres://cx:db-pass-0f7e2a@db.internal/cx");
+        for text in [
+            format!("{settings:?}"),
+            format!("{settings:#?}"),
+            format!("{url:?}"),
+        ] {
+            for secret in ["hmac-key-5b1e07d2", "smtp-pass-93ac41", "db-pass-0f7e2a"] {
+                assert!(!text.contains(secret), "{secret} in {text}");
+            }
+        }
+        // Still useful for debugging: the rest is there.
+        assert!(format!("{settings:?}").contains("America/New_York"));
     }
 }

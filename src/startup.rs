@@ -1,6 +1,7 @@
 //! Builds the application: loads definitions, prepares the database, starts the intake writer
 //! and the HTTP server.
 
+use secrecy::ExposeSecret;
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -83,14 +84,17 @@ pub fn prepare_reader(settings: &Settings) -> Result<(Pool, Backend, LoadedDefs)
 fn open(settings: &Settings) -> Result<(Pool, Backend, LoadedDefs, bool), StartupError> {
     let mut defs = load_dir(&settings.survey_defs).map_err(StartupError::Defs)?;
     let (pool, backend) = db::connect_pool(
-        &settings.database_url,
+        settings.database_url.expose_secret(),
         settings.pool_size,
         settings.pool_min_idle,
     )?;
     let mut conn = pool.get().map_err(db::DbSetupError::from)?;
     let read_only = db::is_read_only(&mut conn);
     if !read_only {
-        crate::registry::file::apply(&mut conn, &defs).map_err(StartupError::Apply)?;
+        // Serialized like the migrations: instances starting together would insert the same
+        // instruments and registry rows and all but one fail.
+        db::serialized(&mut conn, |c| crate::registry::file::apply(c, &defs))
+            .map_err(StartupError::Apply)?;
     }
     defs.stored = crate::registry::file::stored_instruments(&mut conn)
         .map_err(|e| StartupError::Apply(e.to_string()))?;
@@ -99,6 +103,8 @@ fn open(settings: &Settings) -> Result<(Pool, Backend, LoadedDefs, bool), Startu
 
 impl Application {
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        // The effective configuration, for whoever debugs a deployment; secrets print redacted.
+        tracing::debug!(?settings, "configuration");
         let prep_settings = settings.clone();
         let (pool, backend, defs) = tokio::task::spawn_blocking(move || prepare(&prep_settings))
             .await
@@ -133,7 +139,7 @@ impl Application {
             limiter: RateLimiter::new(
                 settings.rate_limit_per_minute,
                 settings.trusted_proxies.clone(),
-                settings.secret.as_deref(),
+                settings.secret.as_ref().map(|s| s.expose_secret()),
             )
             .map(Arc::new),
             settings,

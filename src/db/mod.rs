@@ -32,11 +32,31 @@ pub enum Backend {
 }
 
 /// A database URL parsed once: `postgres://…`, `sqlite://path`, `sqlite:path` or a bare path.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct DatabaseUrl {
     pub backend: Backend,
     /// What the driver is given: the URL for PostgreSQL, the file path for SQLite.
     pub target: String,
+}
+
+/// Without the password and the query (which may carry one): the pool's `Debug` prints this.
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let target = match self.backend {
+            Backend::Sqlite => self.target.clone(),
+            Backend::Postgres => url::Url::parse(&self.target)
+                .map(|mut u| {
+                    let _ = u.set_password(None);
+                    u.set_query(None);
+                    u.to_string()
+                })
+                .unwrap_or_else(|_| "[unparsable URL]".into()),
+        };
+        f.debug_struct("DatabaseUrl")
+            .field("backend", &self.backend)
+            .field("target", &target)
+            .finish()
+    }
 }
 
 impl DatabaseUrl {
@@ -107,8 +127,12 @@ impl r2d2::ManageConnection for ConnectionManager {
             .map_err(diesel::r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
-        false
+    /// Asked when a connection comes back. diesel marks a connection broken when it is still
+    /// inside a transaction (a panic unwound past commit and rollback) or a rollback failed;
+    /// reused, it would run the next caller's writes in a transaction never committed. A
+    /// connection whose server went away is caught at checkout instead (`is_valid`).
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        diesel::r2d2::R2D2Connection::is_broken(conn)
     }
 }
 
@@ -210,18 +234,66 @@ fn has_pending_migrations(conn: &mut AnyConnection) -> Result<bool, DbSetupError
     Ok(wanted.iter().any(|v| !applied.contains(v)))
 }
 
+/// Applies pending migrations, one instance at a time (see `serialized`): instances starting
+/// together on an empty database otherwise both create diesel's bookkeeping table, or both
+/// apply the same migration, and all but one fail to start.
 pub fn run_migrations(conn: &mut AnyConnection) -> Result<(), String> {
-    let applied = match conn {
-        AnyConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
-        AnyConnection::Postgresql(c) => c
-            .run_pending_migrations(POSTGRES_MIGRATIONS)
-            .map(|v| v.len()),
-    }
-    .map_err(|e| format!("migration failed: {e}"))?;
+    let applied = serialized(conn, |conn| {
+        match conn {
+            AnyConnection::Sqlite(c) => {
+                c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len())
+            }
+            AnyConnection::Postgresql(c) => c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.len()),
+        }
+        .map_err(|e| format!("migration failed: {e}"))
+    })?;
     if applied > 0 {
         tracing::info!(applied, "database migrations applied");
     }
     Ok(())
+}
+
+/// The PostgreSQL advisory lock start-up setup holds (any constant unlikely to be another
+/// application's: "cxsurvey" in ASCII).
+pub const SETUP_LOCK: i64 = 0x6378_7375_7276_6579;
+
+/// Runs `f` in one transaction that no other instance's `serialized` overlaps, committed if it
+/// succeeds. PostgreSQL: a transaction-level advisory lock, released by the commit or rollback
+/// (so never left held by a pooled connection). SQLite: `BEGIN IMMEDIATE`, which takes the write
+/// lock at once, waiting out the busy timeout; a deferred transaction's later upgrade would fail
+/// at once when another instance wrote in between. `transaction` calls inside `f` nest as
+/// savepoints.
+pub fn serialized<T>(
+    conn: &mut AnyConnection,
+    f: impl FnOnce(&mut AnyConnection) -> Result<T, String>,
+) -> Result<T, String> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let began = match conn {
+        AnyConnection::Sqlite(c) => {
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")
+        }
+        AnyConnection::Postgresql(c) => AnsiTransactionManager::begin_transaction(c),
+    };
+    began.map_err(|e| format!("could not begin the setup transaction: {e}"))?;
+    let out = match conn {
+        AnyConnection::Postgresql(c) => c
+            .batch_execute(&format!("SELECT pg_advisory_xact_lock({SETUP_LOCK})"))
+            .map_err(|e| format!("could not take the setup lock: {e}")),
+        AnyConnection::Sqlite(_) => Ok(()),
+    }
+    .and_then(|()| f(conn));
+    match out {
+        Ok(v) => AnyConnection::commit_transaction(conn)
+            .map(|()| v)
+            .map_err(|e| format!("could not commit the setup: {e}")),
+        Err(e) => {
+            // The error that made us roll back is the one worth reporting.
+            let _ = AnyConnection::rollback_transaction(conn);
+            Err(e)
+        }
+    }
 }
 
 /// Now, truncated to microseconds so SQLite and PostgreSQL store the same value.

@@ -10,6 +10,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use secrecy::ExposeSecret;
 
 use crate::db::{self, schema::invitations, schema::opt_outs, AnyConnection};
 use crate::error::ApiError;
@@ -100,7 +101,8 @@ pub fn queue_batch(
 ) -> Result<Summary, ApiError> {
     let secret = settings
         .secret
-        .as_deref()
+        .as_ref()
+        .map(|s| s.expose_secret())
         .ok_or_else(|| ApiError::Conflict {
             field: "CX_SECRET".into(),
             detail: "invitations need CX_SECRET (the key of the address hashes) to be set".into(),

@@ -3,6 +3,7 @@
 //! then records the outcome: sent (the address is erased), retry later (temporary failure,
 //! exponential backoff), or failed (permanent `5xx`, with the reason).
 
+use secrecy::ExposeSecret;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,7 +75,11 @@ impl Outbox {
         defs: Arc<LoadedDefs>,
         settings: Settings,
     ) -> Result<Option<Self>, String> {
-        let Some(url) = settings.smtp_url.clone() else {
+        let Some(url) = settings
+            .smtp_url
+            .as_ref()
+            .map(|u| u.expose_secret().to_string())
+        else {
             return Ok(None);
         };
         if settings.secret.is_none() {
@@ -201,7 +206,12 @@ impl Outbox {
         {
             return Outcome::Failed("the deployment is closed or its PRA clearance ended".into());
         }
-        let secret = self.settings.secret.as_deref().unwrap_or_default();
+        let secret = self
+            .settings
+            .secret
+            .as_ref()
+            .map(|s| s.expose_secret())
+            .unwrap_or_default();
         let t = token(secret, &c.token_nonce);
         let base = &self.settings.public_url;
         let msg = match message::build(

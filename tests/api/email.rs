@@ -362,7 +362,7 @@ async fn smtp_outage_and_restart_deliver_each_exactly_once(b: Backend) {
     // The service restarts mid-queue: a new instance on the same database takes over.
     app.handle.stop(true).await;
     let mut settings = settings_for(&app.database_url, &app.defs_dir, 0);
-    settings.smtp_url = Some(smtp.url());
+    settings.smtp_url = Some(smtp.url().into());
     let second = Application::build(settings).await.expect("restarts");
     let handle = second.handle();
     actix_web::rt::spawn(second.run_until_stopped());
@@ -385,7 +385,7 @@ async fn two_instances_never_send_twice(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let (smtp, app) = with_smtp(b, dir.path(), true).await;
     let mut settings = settings_for(&app.database_url, &app.defs_dir, 0);
-    settings.smtp_url = Some(smtp.url());
+    settings.smtp_url = Some(smtp.url().into());
     let other = Application::build(settings).await.expect("second instance");
     let handle = other.handle();
     actix_web::rt::spawn(other.run_until_stopped());

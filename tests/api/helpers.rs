@@ -126,7 +126,7 @@ pub fn write_defs(dir: &Path, extra: &[(String, Value)]) {
 
 pub fn settings_for(database_url: &str, defs: &Path, rate_limit: u32) -> Settings {
     let mut s = Settings::from_lookup(|_| None).unwrap();
-    s.database_url = database_url.to_string();
+    s.database_url = database_url.into();
     s.bind = "127.0.0.1:0".into();
     s.survey_defs = defs.to_path_buf();
     s.rate_limit_per_minute = rate_limit;
@@ -144,7 +144,7 @@ pub async fn spawn_with(backend: Backend, opts: Options) -> TestApp {
     write_defs(&defs_dir, &opts.extra_defs);
     let database_url = fresh_database(backend, dir.path());
     let mut settings = settings_for(&database_url, &defs_dir, opts.rate_limit);
-    settings.smtp_url = opts.smtp_url;
+    settings.smtp_url = opts.smtp_url.map(Into::into);
     settings.trusted_proxies =
         cx_survey::intake::limit::parse_trusted(opts.trusted_proxies).unwrap();
     settings.demo = opts.demo;

@@ -1,6 +1,7 @@
-//! No secret and no email address in any log line: the real binary at the default log level,
-//! driven through keys, admin calls, intake, invitations delivered over SMTP and the email link,
-//! with every line of its log read afterwards.
+//! No secret and no email address in any log line: the real binary at the default log level
+//! and at `RUST_LOG=debug` (which also prints the configuration), driven through keys, admin
+//! calls, intake, invitations delivered over SMTP and the email link, with every line of its
+//! log read afterwards.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -10,11 +11,30 @@ use serde_json::{json, Value};
 use crate::helpers::{free_port, fresh_database, Backend};
 use crate::on_both;
 
-on_both!(logs_never_carry_secrets_or_addresses);
+on_both!(
+    logs_never_carry_secrets_or_addresses,
+    debug_logs_never_carry_secrets_or_addresses
+);
 
 async fn logs_never_carry_secrets_or_addresses(b: Backend) {
+    check_logs(b, None).await
+}
+
+async fn debug_logs_never_carry_secrets_or_addresses(b: Backend) {
+    check_logs(b, Some("debug")).await
+}
+
+/// A PostgreSQL URL given a password (the test server trusts loopback, so any works).
+const DB_PASSWORD: &str = "log-test-dbpass-41c8e0";
+
+async fn check_logs(b: Backend, rust_log: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
-    let db = fresh_database(b, dir.path());
+    let mut db = fresh_database(b, dir.path());
+    if b == Backend::Postgres {
+        let mut u = url::Url::parse(&db).unwrap();
+        u.set_password(Some(DB_PASSWORD)).unwrap();
+        db = u.to_string();
+    }
     let (port, smtp_port) = (free_port(), free_port());
     let maildir = dir.path().join("mail");
     let mut smtp = Command::new(std::env::var("CX_TEST_SMTP_PYTHON").unwrap_or("python3".into()))
@@ -40,6 +60,9 @@ async fn logs_never_carry_secrets_or_addresses(b: Backend) {
             .env("CX_SMTP_RETRY_BASE_MS", "100")
             .env("CX_PUBLIC_URL", format!("http://127.0.0.1:{port}"))
             .env_remove("RUST_LOG");
+        if let Some(level) = rust_log {
+            c.env("RUST_LOG", level);
+        }
     };
     let bin = env!("CARGO_BIN_EXE_cx-survey");
     let mut keys = Command::new(bin);
@@ -166,6 +189,7 @@ async fn logs_never_carry_secrets_or_addresses(b: Backend) {
         key.as_str(),
         &key[4..20],
         secret,
+        DB_PASSWORD,
         token.as_str(),
         &token[..16],
         "jane.roe",

@@ -128,3 +128,71 @@ async fn database_outage_answers_503_and_recovers(b: Backend) {
         "the first response and the retried one, once"
     );
 }
+
+on_both!(
+    broken_pooled_connections_are_discarded,
+    connection_left_in_a_transaction_is_discarded
+);
+
+/// The database's sessions end under an idle service (a PostgreSQL restart or failover; on
+/// SQLite nothing can end them, so the same calls simply keep working): the next calls must
+/// succeed at once, because the pool drops the dead connections instead of handing them out.
+/// That is the checkout test's work (`is_valid`); this fails with it switched off (`503`).
+async fn broken_pooled_connections_are_discarded(b: Backend) {
+    let app = spawn_app(b).await;
+    let dep = app.deployment("a11-v2-thumbs").await;
+    // Fill the pool: concurrent calls each hold a connection.
+    let calls: Vec<_> = (0..8).map(|_| app.get("/api/v1/admin/hisps")).collect();
+    futures::future::join_all(calls).await;
+    if b == Backend::Postgres {
+        let name = app.database_name();
+        pg_admin()
+            .batch_execute(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                 WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+            ))
+            .unwrap();
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    }
+    for _ in 0..3 {
+        assert_eq!(app.get("/readyz").await.status(), 200);
+        let r = app
+            .admin(&app.key, reqwest::Method::GET, "/api/v1/admin/hisps", None)
+            .await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        let r = app
+            .submit(
+                &dep,
+                json!({"submission_id": sub_id(), "answers": {"trust": 1}}),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
+}
+
+/// A panic inside `transaction` (a bug in some handler) unwinds past diesel's commit and
+/// rollback, and the pooled connection goes back with its transaction still open. `SELECT 1`
+/// passes on it, so the checkout test cannot tell; only the check-in test can. Handed out
+/// again, it would run the next caller's writes inside that transaction, never committed (and
+/// on SQLite hold the write lock against everyone else).
+async fn connection_left_in_a_transaction_is_discarded(b: Backend) {
+    let app = spawn_app(b).await;
+    let (pool, _) = cx_survey::db::connect_pool(&app.database_url, 2, 0).unwrap();
+    let p = pool.clone();
+    let panicked = std::thread::spawn(move || {
+        let mut c = p.get().unwrap();
+        c.transaction::<(), diesel::result::Error, _>(|_| panic!("a bug inside a transaction"))
+    })
+    .join();
+    assert!(panicked.is_err());
+    // The pool hands out its most recently returned connection first.
+    let key = {
+        let mut c = pool.get().unwrap();
+        cx_survey::admin::create_key(&mut c, "agency-b", Some("Agency B"), None).unwrap()
+    };
+    // The service, on its own connections, sees the key only if it was committed.
+    let r = app
+        .admin(&key, reqwest::Method::GET, "/api/v1/admin/hisps", None)
+        .await;
+    assert_eq!(r.status(), 200, "the new key was never committed");
+}

@@ -1,7 +1,12 @@
-//! Several instances on one database, as behind a load balancer: the per-client rate limit is
-//! one budget across them, and behind a trusted proxy the client is the forwarded address.
+//! Several instances on one database, as behind a load balancer: they can all start at once on
+//! an empty database, the per-client rate limit is one budget across them, and behind a trusted
+//! proxy the client is the forwarded address.
 
+use std::path::Path;
 use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, RunQueryDsl};
 
 use cx_survey::startup::Application;
 use serde_json::json;
@@ -10,9 +15,95 @@ use crate::helpers::*;
 use crate::on_both;
 
 on_both!(
+    instances_starting_together_migrate_once,
     instances_share_one_rate_limit,
     forwarded_client_is_limited_alone
 );
+
+/// Four `serve` processes started at once on an empty database (a deployment rolling out several
+/// replicas): every one becomes ready, and each migration is recorded once. Before migrations
+/// were serialized they raced on PostgreSQL (and on the registry files' rows after them).
+async fn instances_starting_together_migrate_once(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fresh_database(b, dir.path());
+    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    let mut servers: Vec<_> = ports
+        .iter()
+        .map(|port| {
+            let log = std::fs::File::create(dir.path().join(format!("serve-{port}.log"))).unwrap();
+            std::process::Command::new(env!("CARGO_BIN_EXE_cx-survey"))
+                .env("DATABASE_URL", &db)
+                .env("CX_SURVEY_DEFS", shipped_defs())
+                .env("CX_SECRET", "test-secret-0123456789")
+                .env_remove("RUST_LOG")
+                .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+                .stdout(std::process::Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let client = reqwest::Client::new();
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    for (i, port) in ports.iter().enumerate() {
+        loop {
+            let r = client
+                .get(format!("http://127.0.0.1:{port}/readyz"))
+                .send()
+                .await;
+            if r.is_ok_and(|r| r.status() == 200) {
+                break;
+            }
+            let log = || std::fs::read_to_string(dir.path().join(format!("serve-{port}.log")));
+            if let Ok(Some(status)) = servers[i].try_wait() {
+                panic!("instance {i} exited ({status}): {:?}", log());
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "instance {i} not ready: {:?}",
+                log()
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    for s in &mut servers {
+        let _ = s.kill();
+        let _ = s.wait();
+    }
+    let versions = migration_versions(b, &db);
+    let mut distinct = versions.clone();
+    distinct.dedup();
+    assert_eq!(versions, distinct, "a migration was recorded twice");
+    let shipped =
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite"))
+            .unwrap()
+            .count();
+    assert_eq!(versions.len(), shipped, "{versions:?}");
+    if b == Backend::Postgres {
+        let name = db.rsplit('/').next().unwrap().split('?').next().unwrap();
+        pg_admin()
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .unwrap();
+    }
+}
+
+/// `__diesel_schema_migrations`' versions, sorted, read without the service's own setup.
+fn migration_versions(b: Backend, url: &str) -> Vec<String> {
+    #[derive(diesel::QueryableByName)]
+    struct V {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        version: String,
+    }
+    let q = diesel::sql_query("SELECT version FROM __diesel_schema_migrations ORDER BY version");
+    let rows: Vec<V> = match b {
+        Backend::Postgres => q.load(&mut diesel::PgConnection::establish(url).unwrap()),
+        Backend::Sqlite => q.load(
+            &mut diesel::SqliteConnection::establish(url.trim_start_matches("sqlite://")).unwrap(),
+        ),
+    }
+    .unwrap();
+    rows.into_iter().map(|v| v.version).collect()
+}
 
 /// Starts another instance on `app`'s database; its address and handle.
 async fn second_instance(app: &TestApp, rate_limit: u32) -> (String, actix_web::dev::ServerHandle) {
