@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use super::responses::UPLOAD_HEADER;
 use super::AdminKey;
 use crate::db::schema::responses;
+use crate::csv_lines;
 use crate::db::{self, AnyConnection};
 use crate::error::{ApiError, FieldError};
 use crate::intake::answers;
@@ -109,15 +110,15 @@ pub fn parse_csv(
     let mut errs = vec![];
     let mut out = vec![];
     let mut seen = HashSet::new();
-    for (n, rec) in rdr.records().enumerate() {
-        let line = n as u64 + 2;
+    for (line, rec) in csv_lines::records(&mut rdr, body) {
         if errs.len() >= MAX_ERRORS {
             break;
         }
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                errs.push(FieldError::new("row", format!("unreadable row: {e}")).at_line(line));
+                let why = format!("unreadable row: {}", csv_lines::describe(&e));
+                errs.push(FieldError::new("row", why).at_line(line));
                 continue;
             }
         };

@@ -15,6 +15,7 @@ on_both!(
     volumes_are_stored_per_quarter,
     import_stores_all_rows,
     import_rejects_the_whole_file_on_one_bad_row,
+    import_errors_name_the_physical_line,
     keys_rotate_revoked_key_stops_working,
 );
 
@@ -635,4 +636,39 @@ async fn import_rejects_the_whole_file_on_one_bad_row(b: Backend) {
         .unwrap();
     assert_eq!(r.status(), 422);
     assert_eq!(app.responses(), 0);
+}
+
+/// One import row with `ext` as its external id, `trust` as question_1 and the given time.
+fn import_row(ext: &str, trust: &str, at: &str) -> String {
+    format!("{ext},{trust},1,0,0,0,0,0,0,0,0,0,0,0,0,0,,{at}")
+}
+
+async fn import_errors_name_the_physical_line(b: Backend) {
+    let app = spawn_app(b).await;
+    let dep = app.deployment("a11-v2-thumbs").await;
+    let at = "2026-01-15T10:00:00Z";
+    // Line 2: a row; lines 3-4: one record whose comment holds a line break; line 5: a blank
+    // line; line 6: a bad answer; line 7: a row with too few cells.
+    let good = import_row("ok-1", "1", at);
+    let multi = format!("ok-2,1,1,0,0,0,0,0,0,0,0,0,0,0,0,0,\"two\nlines\",{at}");
+    let bad = import_row("bad-1", "7", at);
+    for eol in ["\n", "\r\n"] {
+        let csv = [HEADER, &good, &multi, "", &bad, "bad-2,1,0", ""].join(eol);
+        let r = import(&app, &dep, csv.clone()).await;
+        assert_eq!(r.status(), 422);
+        let p = problem(r).await;
+        let lines: Vec<(String, u64)> = p["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["field"].as_str().unwrap().into(), e["line"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![("question_1".into(), 6), ("row".into(), 7)],
+            "{eol:?}: {p}"
+        );
+        assert!(!p.to_string().contains("line: "), "csv's own position leaked: {p}");
+        assert_eq!(app.responses(), 0);
+    }
 }
