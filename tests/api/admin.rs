@@ -16,6 +16,7 @@ on_both!(
     import_stores_all_rows,
     import_rejects_the_whole_file_on_one_bad_row,
     import_errors_name_the_physical_line,
+    concurrent_triage_keeps_the_audit_a_chain,
     keys_rotate_revoked_key_stops_working,
 );
 
@@ -671,4 +672,41 @@ async fn import_errors_name_the_physical_line(b: Backend) {
         assert!(!p.to_string().contains("line: "), "csv's own position leaked: {p}");
         assert_eq!(app.responses(), 0);
     }
+}
+
+async fn concurrent_triage_keeps_the_audit_a_chain(b: Backend) {
+    let app = spawn_app(b).await;
+    let dep = app.deployment("a11-v2-thumbs").await;
+    let id = submit_one(&app, &dep, json!({"trust": 1})).await;
+    let path = format!("/api/v1/admin/responses/{id}");
+    let targets = ["spam", "deleted", "test", "counted"];
+    // Rounds of PATCHes sent at once, each round to several different statuses.
+    for round in 0..25 {
+        let sends = (0..8).map(|i| {
+            let status = targets[(round + i) % targets.len()];
+            app.admin(&app.key, Method::PATCH, &path, Some(json!({"status": status})))
+        });
+        for r in futures::future::join_all(sends).await {
+            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        }
+    }
+    let audit: Value = app
+        .admin(&app.key, Method::GET, &format!("{path}/audit"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let entries = audit["audit"].as_array().unwrap();
+    assert!(entries.len() > 25, "{}", entries.len());
+    let mut expected_from = "counted".to_string();
+    for (n, e) in entries.iter().enumerate() {
+        assert_eq!(
+            e["from_status"], expected_from,
+            "audit row {n} does not follow the one before it: {entries:?}"
+        );
+        assert_ne!(e["from_status"], e["to_status"]);
+        expected_from = e["to_status"].as_str().unwrap().to_string();
+    }
+    let stored = format!("responses WHERE id = '{id}' AND status = '{expected_from}'");
+    assert_eq!(app.count(&stored), 1, "the last audit row is not the stored status");
 }
