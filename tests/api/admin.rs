@@ -15,6 +15,7 @@ on_both!(
     volumes_are_stored_per_quarter,
     import_stores_all_rows,
     import_rejects_the_whole_file_on_one_bad_row,
+    import_refuses_rows_outside_the_clearance,
     import_errors_name_the_physical_line,
     concurrent_triage_keeps_the_audit_a_chain,
     keys_rotate_revoked_key_stops_working,
@@ -642,6 +643,60 @@ async fn import_rejects_the_whole_file_on_one_bad_row(b: Backend) {
 /// One import row with `ext` as its external id, `trust` as question_1 and the given time.
 fn import_row(ext: &str, trust: &str, at: &str) -> String {
     format!("{ext},{trust},1,0,0,0,0,0,0,0,0,0,0,0,0,0,,{at}")
+}
+
+async fn import_refuses_rows_outside_the_clearance(b: Backend) {
+    let day = |d: i64| chrono::Utc::now().date_naive() - chrono::Duration::days(d);
+    let ended = variant("a11-v2-thumbs.json", "ended-thumbs", |v| {
+        v["pra"]["expiration_date"] = json!(day(10).to_string())
+    });
+    let app = spawn_with(
+        b,
+        Options {
+            extra_defs: vec![ended],
+            ..Default::default()
+        },
+    )
+    .await;
+    let dep = app.deployment("ended-thumbs").await;
+    let before = format!("{}T12:00:00Z", day(20));
+    // The clearance ends at midnight New York time after its expiration date: 04:00 or
+    // 05:00 UTC the next day, so 03:00 UTC the next day is still covered, 06:00 is not.
+    let last_minute = format!("{}T03:00:00Z", day(9));
+    let after = format!("{}T06:00:00Z", day(9));
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let cases = [
+        (vec![before.clone(), after], "expired"),
+        (vec![before.clone(), tomorrow], "future"),
+    ];
+    for (times, why) in cases {
+        let rows: Vec<String> = times
+            .iter()
+            .enumerate()
+            .map(|(i, t)| import_row(&format!("p-{i}"), "1", t))
+            .collect();
+        let csv = format!("{HEADER}\n{}\n", rows.join("\n"));
+        let r = import(&app, &dep, csv.clone()).await;
+        assert_eq!(r.status(), 422, "{why}: {csv}");
+        let p = problem(r).await;
+        let errs = p["errors"].as_array().unwrap();
+        assert_eq!(errs.len(), 1, "{why}: {p}");
+        assert_eq!(errs[0]["line"], 3, "{why}: {p}");
+        assert_eq!(errs[0]["field"], "submitted_at", "{why}: {p}");
+        assert_eq!(app.responses(), 0, "{why}: part of a refused file was stored");
+    }
+    let p = problem(import(&app, &dep, format!("{HEADER}\n{}\n", import_row("x", "1", &format!("{}T06:00:00Z", day(9))))).await).await;
+    let detail = p["errors"][0]["detail"].as_str().unwrap();
+    assert!(detail.contains("3090-0321") && detail.contains(&day(10).to_string()), "{p}");
+    // Rows the clearance covered, up to its last local minute, are taken.
+    let csv = format!(
+        "{HEADER}\n{}\n{}\n",
+        import_row("ok-0", "1", &before),
+        import_row("ok-1", "1", &last_minute)
+    );
+    let r = import(&app, &dep, csv).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    assert_eq!(app.responses(), 2);
 }
 
 async fn import_errors_name_the_physical_line(b: Backend) {
