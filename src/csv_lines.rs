@@ -65,7 +65,10 @@ mod tests {
     #[test]
     fn lines_of_lf_crlf_blank_and_multi_line_records() {
         assert_eq!(lines("h,x\na,1\n\"b\nc\",2\nd,3\n"), vec![2, 3, 5]);
-        assert_eq!(lines("h,x\r\na,1\r\n\"b\r\nc\",2\r\nd,3\r\n"), vec![2, 3, 5]);
+        assert_eq!(
+            lines("h,x\r\na,1\r\n\"b\r\nc\",2\r\nd,3\r\n"),
+            vec![2, 3, 5]
+        );
         assert_eq!(lines("h,x\n\na,1\n\n\nd,3\ne\n"), vec![3, 6, 7]);
         assert_eq!(lines("h,x\r\n\r\na,1\r\n\r\nd,3\r\ne"), vec![3, 5, 6]);
     }

@@ -13,8 +13,8 @@ use serde_json::{Map, Value};
 
 use super::responses::UPLOAD_HEADER;
 use super::AdminKey;
-use crate::db::schema::responses;
 use crate::csv_lines;
+use crate::db::schema::responses;
 use crate::db::{self, AnyConnection};
 use crate::error::{ApiError, FieldError};
 use crate::intake::answers;

@@ -66,7 +66,9 @@ pub fn parse_csv(body: &[u8]) -> Result<Vec<(u64, InviteRow)>, ApiError> {
     for (line, rec) in crate::csv_lines::records(&mut rdr, body) {
         let rec = rec.map_err(|e| {
             let why = format!("the row {}", crate::csv_lines::describe(&e));
-            ApiError::Invalid(vec![crate::error::FieldError::new("file", why).at_line(line)])
+            ApiError::Invalid(vec![
+                crate::error::FieldError::new("file", why).at_line(line)
+            ])
         })?;
         let get = |k: usize| rec.get(k).unwrap_or("").trim().to_string();
         let opt = |k: usize| Some(get(k)).filter(|s| !s.is_empty());

@@ -683,11 +683,29 @@ async fn import_refuses_rows_outside_the_clearance(b: Backend) {
         assert_eq!(errs.len(), 1, "{why}: {p}");
         assert_eq!(errs[0]["line"], 3, "{why}: {p}");
         assert_eq!(errs[0]["field"], "submitted_at", "{why}: {p}");
-        assert_eq!(app.responses(), 0, "{why}: part of a refused file was stored");
+        assert_eq!(
+            app.responses(),
+            0,
+            "{why}: part of a refused file was stored"
+        );
     }
-    let p = problem(import(&app, &dep, format!("{HEADER}\n{}\n", import_row("x", "1", &format!("{}T06:00:00Z", day(9))))).await).await;
+    let p = problem(
+        import(
+            &app,
+            &dep,
+            format!(
+                "{HEADER}\n{}\n",
+                import_row("x", "1", &format!("{}T06:00:00Z", day(9)))
+            ),
+        )
+        .await,
+    )
+    .await;
     let detail = p["errors"][0]["detail"].as_str().unwrap();
-    assert!(detail.contains("3090-0321") && detail.contains(&day(10).to_string()), "{p}");
+    assert!(
+        detail.contains("3090-0321") && detail.contains(&day(10).to_string()),
+        "{p}"
+    );
     // Rows the clearance covered, up to its last local minute, are taken.
     let csv = format!(
         "{HEADER}\n{}\n{}\n",
@@ -717,14 +735,22 @@ async fn import_errors_name_the_physical_line(b: Backend) {
             .as_array()
             .unwrap()
             .iter()
-            .map(|e| (e["field"].as_str().unwrap().into(), e["line"].as_u64().unwrap()))
+            .map(|e| {
+                (
+                    e["field"].as_str().unwrap().into(),
+                    e["line"].as_u64().unwrap(),
+                )
+            })
             .collect();
         assert_eq!(
             lines,
             vec![("question_1".into(), 6), ("row".into(), 7)],
             "{eol:?}: {p}"
         );
-        assert!(!p.to_string().contains("line: "), "csv's own position leaked: {p}");
+        assert!(
+            !p.to_string().contains("line: "),
+            "csv's own position leaked: {p}"
+        );
         assert_eq!(app.responses(), 0);
     }
 }
@@ -739,7 +765,12 @@ async fn concurrent_triage_keeps_the_audit_a_chain(b: Backend) {
     for round in 0..25 {
         let sends = (0..8).map(|i| {
             let status = targets[(round + i) % targets.len()];
-            app.admin(&app.key, Method::PATCH, &path, Some(json!({"status": status})))
+            app.admin(
+                &app.key,
+                Method::PATCH,
+                &path,
+                Some(json!({"status": status})),
+            )
         });
         for r in futures::future::join_all(sends).await {
             assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
@@ -763,5 +794,9 @@ async fn concurrent_triage_keeps_the_audit_a_chain(b: Backend) {
         expected_from = e["to_status"].as_str().unwrap().to_string();
     }
     let stored = format!("responses WHERE id = '{id}' AND status = '{expected_from}'");
-    assert_eq!(app.count(&stored), 1, "the last audit row is not the stored status");
+    assert_eq!(
+        app.count(&stored),
+        1,
+        "the last audit row is not the stored status"
+    );
 }

@@ -695,8 +695,8 @@ fn invite_cli(app: &TestApp, dep: &str, dir: &Path, name: &str, content: &str) -
         .env("RUST_LOG", "error")
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     (out.status.success(), text)
 }
 
@@ -722,16 +722,29 @@ async fn cli_names_the_physical_line_after_a_multi_line_cell(b: Backend) {
         assert!(!ok, "{out}");
         assert!(out.contains(&format!("{name}:7: file:")), "{out}");
         assert!(!out.contains("line: "), "csv's own position leaked: {out}");
-        let bad = [header, "a@b.gov,1,,en", "c@d.gov,\"two", "lines\",,en", "", "e@f.gov,3,20/11/2026,en"]
-            .join(eol);
+        let bad = [
+            header,
+            "a@b.gov,1,,en",
+            "c@d.gov,\"two",
+            "lines\",,en",
+            "",
+            "e@f.gov,3,20/11/2026,en",
+        ]
+        .join(eol);
         let (ok, out) = invite_cli(&app, &dep, dir.path(), name, &bad);
         assert!(!ok, "{out}");
         assert!(
-            out.contains(&format!("{name}:6: transaction_date: must be a date YYYY-MM-DD")),
+            out.contains(&format!(
+                "{name}:6: transaction_date: must be a date YYYY-MM-DD"
+            )),
             "{out}"
         );
     }
-    assert_eq!(app.count("invitations"), 0, "a refused file queued something");
+    assert_eq!(
+        app.count("invitations"),
+        0,
+        "a refused file queued something"
+    );
     let good = [
         header,
         "ana@example.gov,\"c-1",
@@ -745,6 +758,12 @@ async fn cli_names_the_physical_line_after_a_multi_line_cell(b: Backend) {
     let (ok, out) = invite_cli(&app, &dep, dir.path(), "good.csv", &good);
     assert!(ok, "{out}");
     assert!(out.contains("queued 1, skipped 1, rejected 1"), "{out}");
-    assert!(out.contains("good.csv:5: rejected (c-2): the email address is not valid"), "{out}");
-    assert!(out.contains("good.csv:6: skipped (c-3): duplicate recipient in this batch"), "{out}");
+    assert!(
+        out.contains("good.csv:5: rejected (c-2): the email address is not valid"),
+        "{out}"
+    );
+    assert!(
+        out.contains("good.csv:6: skipped (c-3): duplicate recipient in this batch"),
+        "{out}"
+    );
 }
