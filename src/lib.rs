@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod cli;
 pub mod configuration;
+pub mod csv_lines;
 pub mod db;
 pub mod email;
 pub mod error;

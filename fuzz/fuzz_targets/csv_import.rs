@@ -21,7 +21,8 @@ fuzz_target!(|data: &[u8]| {
             created_at: now,
             updated_at: now,
         };
-        let _ = cx_survey::admin::import::parse_csv(data, ins, &d);
+        let tz = "America/New_York".parse().unwrap();
+        let _ = cx_survey::admin::import::parse_csv(data, ins, &d, tz);
         // The invitation CSV parser too.
         let _ = cx_survey::email::parse_csv(data);
     }

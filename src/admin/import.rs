@@ -1,16 +1,19 @@
 //! Responses collected on paper, by phone or at a kiosk, uploaded in the OMB response upload
-//! format plus `submitted_at`. All-or-nothing: one bad row rejects the file.
+//! format plus `submitted_at`. All-or-nothing: one bad row rejects the file, and so does a row
+//! answered when its instrument's PRA clearance did not cover it (after it ended, or in the future).
 
 use std::collections::HashSet;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, NaiveDateTime, SubsecRound, Utc};
+use chrono_tz::Tz;
 use diesel::prelude::*;
 use serde_json::{Map, Value};
 
 use super::responses::UPLOAD_HEADER;
 use super::AdminKey;
+use crate::csv_lines;
 use crate::db::schema::responses;
 use crate::db::{self, AnyConnection};
 use crate::error::{ApiError, FieldError};
@@ -19,17 +22,18 @@ use crate::intake::read_body;
 use crate::intake::writer::{insert_batch, NewResponse};
 use crate::registry::Deployment;
 use crate::startup::AppState;
-use crate::survey::{Instrument, Polarity, QuestionType, DRIVERS};
+use crate::survey::{pra, Instrument, Polarity, QuestionType, DRIVERS};
 
 pub const IMPORT_LIMIT: usize = 16 * 1024 * 1024;
 const MAX_ERRORS: usize = 100;
 
 #[utoipa::path(post, path = "/api/v1/admin/deployments/{id}/responses/import", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path)),
-    request_body(content = String, content_type = "text/csv", description = "OMB upload header + submitted_at"),
+    request_body(content = String, content_type = "text/csv", description = "OMB upload header + submitted_at; \
+        a submitted_at in the future or after the instrument's PRA clearance ended (end of its expiration date in CX_REPORT_TZ) refuses the file"),
     responses((status = 201, body = Object, description = "{\"imported\": N}"), (status = 404, body = crate::error::Problem),
               (status = 413, body = crate::error::Problem), (status = 415, body = crate::error::Problem),
-              (status = 422, body = crate::error::Problem)))]
+              (status = 422, body = crate::error::Problem, description = "every bad row, each with its line (where the row starts); nothing stored")))]
 pub async fn import_responses(
     state: web::Data<AppState>,
     key: AdminKey,
@@ -55,17 +59,19 @@ pub async fn import_responses(
     let ins = state
         .instrument(&deployment.instrument_id)
         .ok_or_else(|| ApiError::internal("instrument not loaded"))?;
-    let rows = parse_csv(&body, ins, &deployment)?;
+    let rows = parse_csv(&body, ins, &deployment, state.settings.report_tz)?;
     let count = rows.len();
     db::run(&state.pool, move |c| store(c, rows)).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({ "imported": count })))
 }
 
-/// (line, row) pairs ready to insert, or every problem found (up to a cap).
+/// (line, row) pairs ready to insert, or every problem found (up to a cap). `tz` is the report
+/// time zone, in which the instrument's PRA clearance ends.
 pub fn parse_csv(
     body: &[u8],
     ins: &Instrument,
     deployment: &Deployment,
+    tz: Tz,
 ) -> Result<Vec<(u64, NewResponse)>, ApiError> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -109,20 +115,20 @@ pub fn parse_csv(
     let mut errs = vec![];
     let mut out = vec![];
     let mut seen = HashSet::new();
-    for (n, rec) in rdr.records().enumerate() {
-        let line = n as u64 + 2;
+    for (line, rec) in csv_lines::records(&mut rdr, body) {
         if errs.len() >= MAX_ERRORS {
             break;
         }
         let rec = match rec {
             Ok(r) => r,
             Err(e) => {
-                errs.push(FieldError::new("row", format!("unreadable row: {e}")).at_line(line));
+                let why = format!("unreadable row: {}", csv_lines::describe(&e));
+                errs.push(FieldError::new("row", why).at_line(line));
                 continue;
             }
         };
         let get = |name: &str| rec.get(col(name)).unwrap_or("").trim();
-        match row(get, ins, &mut seen) {
+        match row(get, ins, tz, &mut seen) {
             Ok((ext, submitted_at, valid)) => out.push((
                 line,
                 NewResponse {
@@ -146,11 +152,41 @@ pub fn parse_csv(
     Ok(out)
 }
 
-type Parsed = (String, chrono::NaiveDateTime, answers::ValidAnswers);
+type Parsed = (String, NaiveDateTime, answers::ValidAnswers);
+
+/// When the row was answered: a time its instrument's PRA clearance covered. Paper collected
+/// after the clearance ended (or dated in the future) was not lawfully collected under it, so
+/// it is refused rather than counted.
+fn submitted_at(raw: &str, ins: &Instrument, tz: Tz) -> Result<NaiveDateTime, FieldError> {
+    let t = DateTime::parse_from_rfc3339(raw)
+        .map_err(|_| {
+            FieldError::new(
+                "submitted_at",
+                "must be an RFC 3339 timestamp, e.g. 2026-01-15T14:30:00-05:00",
+            )
+        })?
+        .with_timezone(&Utc);
+    // Five minutes allow for the uploader's clock running ahead of ours.
+    if t > Utc::now() + chrono::Duration::minutes(5) {
+        return Err(FieldError::new("submitted_at", "is in the future"));
+    }
+    if t >= pra::clearance_ends(ins.pra.expiration_date, tz) {
+        return Err(FieldError::new(
+            "submitted_at",
+            format!(
+                "is after the PRA clearance (OMB control number {}) expired on {} (end of day, {tz}); \
+                 responses collected without a valid clearance cannot be counted",
+                ins.pra.omb_control_number, ins.pra.expiration_date
+            ),
+        ));
+    }
+    Ok(t.naive_utc().trunc_subsecs(6))
+}
 
 fn row<'a>(
     get: impl Fn(&str) -> &'a str,
     ins: &Instrument,
+    tz: Tz,
     seen: &mut HashSet<String>,
 ) -> Result<Parsed, Vec<FieldError>> {
     let mut errs = vec![];
@@ -166,22 +202,9 @@ fn row<'a>(
             format!("{ext:?} appears twice in the file"),
         ));
     }
-    let submitted_at = match DateTime::parse_from_rfc3339(get("submitted_at")) {
-        Ok(t) if t.with_timezone(&Utc) <= Utc::now() + chrono::Duration::minutes(5) => {
-            Some(t.with_timezone(&Utc).naive_utc().trunc_subsecs(6))
-        }
-        Ok(_) => {
-            errs.push(FieldError::new("submitted_at", "is in the future"));
-            None
-        }
-        Err(_) => {
-            errs.push(FieldError::new(
-                "submitted_at",
-                "must be an RFC 3339 timestamp, e.g. 2026-01-15T14:30:00-05:00",
-            ));
-            None
-        }
-    };
+    let submitted_at = submitted_at(get("submitted_at"), ins, tz)
+        .map_err(|e| errs.push(e))
+        .ok();
     // Rebuild the answers a live respondent would have sent, then apply the same rules.
     let mut a = Map::new();
     let q1 = get("question_1");

@@ -394,6 +394,31 @@ fn owned_status(c: &mut AnyConnection, agency: &str, id: &str) -> QueryResult<Op
         .optional()
 }
 
+/// Holds the agency's response row until the transaction ends, so the status read next is the
+/// one the update replaces: two concurrent triages otherwise both read `counted` and both log
+/// `from=counted`, and the audit log stops being a chain.
+fn lock_response(c: &mut AnyConnection, agency: &str, id: &str) -> QueryResult<()> {
+    let sql = match c {
+        // A concurrent triage waits here until this one commits, then reads its result.
+        AnyConnection::Postgresql(_) => {
+            "SELECT r.id FROM responses r JOIN deployments d ON d.id = r.deployment_id \
+             WHERE r.id = $1 AND d.agency_id = $2 FOR UPDATE OF r"
+        }
+        // One writer at a time: writing first takes the write lock (waiting out the busy
+        // timeout) before any read. Reading first would pin a snapshot that a concurrent
+        // commit makes stale, and the update would then fail with SQLITE_BUSY.
+        AnyConnection::Sqlite(_) => {
+            "UPDATE responses SET status = status WHERE id = $1 \
+             AND deployment_id IN (SELECT id FROM deployments WHERE agency_id = $2)"
+        }
+    };
+    diesel::sql_query(sql)
+        .bind::<diesel::sql_types::Text, _>(id)
+        .bind::<diesel::sql_types::Text, _>(agency)
+        .execute(c)
+        .map(drop)
+}
+
 #[utoipa::path(patch, path = "/api/v1/admin/responses/{id}", tag = "admin", security(("bearer" = [])), request_body = TriageIn,
     params(("id" = String, Path)),
     responses((status = 200, body = TriageOut), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
@@ -414,6 +439,7 @@ pub async fn triage(
     let id = path.into_inner();
     let out = db::run(&state.pool, move |c| {
         c.transaction::<_, ApiError, _>(|c| {
+            lock_response(c, &key.agency_id, &id)?;
             let prev =
                 owned_status(c, &key.agency_id, &id)?.ok_or(ApiError::NotFound("response"))?;
             if prev != body.status {

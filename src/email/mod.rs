@@ -40,8 +40,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// Parses a CSV batch (header `email,transaction_id,transaction_date,locale`), line numbers
-/// as a spreadsheet shows them (the header is line 1).
+/// Parses a CSV batch (header `email,transaction_id,transaction_date,locale`), each row with
+/// the line it starts on as an editor shows it (the header is line 1; a quoted cell may span
+/// lines).
 pub fn parse_csv(body: &[u8]) -> Result<Vec<(u64, InviteRow)>, ApiError> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -64,12 +65,12 @@ pub fn parse_csv(body: &[u8]) -> Result<Vec<(u64, InviteRow)>, ApiError> {
         ));
     }
     let mut rows = vec![];
-    for (i, rec) in rdr.records().enumerate() {
-        let line = i as u64 + 2;
+    for (line, rec) in crate::csv_lines::records(&mut rdr, body) {
         let rec = rec.map_err(|e| {
-            let mut fe = crate::error::FieldError::new("file", format!("line {line}: {e}"));
-            fe.line = Some(line);
-            ApiError::Invalid(vec![fe])
+            let why = format!("the row {}", crate::csv_lines::describe(&e));
+            ApiError::Invalid(vec![
+                crate::error::FieldError::new("file", why).at_line(line)
+            ])
         })?;
         let get = |k: usize| rec.get(k).unwrap_or("").trim().to_string();
         let opt = |k: usize| Some(get(k)).filter(|s| !s.is_empty());

@@ -15,6 +15,9 @@ on_both!(
     volumes_are_stored_per_quarter,
     import_stores_all_rows,
     import_rejects_the_whole_file_on_one_bad_row,
+    import_refuses_rows_outside_the_clearance,
+    import_errors_name_the_physical_line,
+    concurrent_triage_keeps_the_audit_a_chain,
     keys_rotate_revoked_key_stops_working,
 );
 
@@ -635,4 +638,165 @@ async fn import_rejects_the_whole_file_on_one_bad_row(b: Backend) {
         .unwrap();
     assert_eq!(r.status(), 422);
     assert_eq!(app.responses(), 0);
+}
+
+/// One import row with `ext` as its external id, `trust` as question_1 and the given time.
+fn import_row(ext: &str, trust: &str, at: &str) -> String {
+    format!("{ext},{trust},1,0,0,0,0,0,0,0,0,0,0,0,0,0,,{at}")
+}
+
+async fn import_refuses_rows_outside_the_clearance(b: Backend) {
+    let day = |d: i64| chrono::Utc::now().date_naive() - chrono::Duration::days(d);
+    let ended = variant("a11-v2-thumbs.json", "ended-thumbs", |v| {
+        v["pra"]["expiration_date"] = json!(day(10).to_string())
+    });
+    let app = spawn_with(
+        b,
+        Options {
+            extra_defs: vec![ended],
+            ..Default::default()
+        },
+    )
+    .await;
+    let dep = app.deployment("ended-thumbs").await;
+    let before = format!("{}T12:00:00Z", day(20));
+    // The clearance ends at midnight New York time after its expiration date: 04:00 or
+    // 05:00 UTC the next day, so 03:00 UTC the next day is still covered, 06:00 is not.
+    let last_minute = format!("{}T03:00:00Z", day(9));
+    let after = format!("{}T06:00:00Z", day(9));
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let cases = [
+        (vec![before.clone(), after], "expired"),
+        (vec![before.clone(), tomorrow], "future"),
+    ];
+    for (times, why) in cases {
+        let rows: Vec<String> = times
+            .iter()
+            .enumerate()
+            .map(|(i, t)| import_row(&format!("p-{i}"), "1", t))
+            .collect();
+        let csv = format!("{HEADER}\n{}\n", rows.join("\n"));
+        let r = import(&app, &dep, csv.clone()).await;
+        assert_eq!(r.status(), 422, "{why}: {csv}");
+        let p = problem(r).await;
+        let errs = p["errors"].as_array().unwrap();
+        assert_eq!(errs.len(), 1, "{why}: {p}");
+        assert_eq!(errs[0]["line"], 3, "{why}: {p}");
+        assert_eq!(errs[0]["field"], "submitted_at", "{why}: {p}");
+        assert_eq!(
+            app.responses(),
+            0,
+            "{why}: part of a refused file was stored"
+        );
+    }
+    let p = problem(
+        import(
+            &app,
+            &dep,
+            format!(
+                "{HEADER}\n{}\n",
+                import_row("x", "1", &format!("{}T06:00:00Z", day(9)))
+            ),
+        )
+        .await,
+    )
+    .await;
+    let detail = p["errors"][0]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("3090-0321") && detail.contains(&day(10).to_string()),
+        "{p}"
+    );
+    // Rows the clearance covered, up to its last local minute, are taken.
+    let csv = format!(
+        "{HEADER}\n{}\n{}\n",
+        import_row("ok-0", "1", &before),
+        import_row("ok-1", "1", &last_minute)
+    );
+    let r = import(&app, &dep, csv).await;
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    assert_eq!(app.responses(), 2);
+}
+
+async fn import_errors_name_the_physical_line(b: Backend) {
+    let app = spawn_app(b).await;
+    let dep = app.deployment("a11-v2-thumbs").await;
+    let at = "2026-01-15T10:00:00Z";
+    // Line 2: a row; lines 3-4: one record whose comment holds a line break; line 5: a blank
+    // line; line 6: a bad answer; line 7: a row with too few cells.
+    let good = import_row("ok-1", "1", at);
+    let multi = format!("ok-2,1,1,0,0,0,0,0,0,0,0,0,0,0,0,0,\"two\nlines\",{at}");
+    let bad = import_row("bad-1", "7", at);
+    for eol in ["\n", "\r\n"] {
+        let csv = [HEADER, &good, &multi, "", &bad, "bad-2,1,0", ""].join(eol);
+        let r = import(&app, &dep, csv.clone()).await;
+        assert_eq!(r.status(), 422);
+        let p = problem(r).await;
+        let lines: Vec<(String, u64)> = p["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["field"].as_str().unwrap().into(),
+                    e["line"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            vec![("question_1".into(), 6), ("row".into(), 7)],
+            "{eol:?}: {p}"
+        );
+        assert!(
+            !p.to_string().contains("line: "),
+            "csv's own position leaked: {p}"
+        );
+        assert_eq!(app.responses(), 0);
+    }
+}
+
+async fn concurrent_triage_keeps_the_audit_a_chain(b: Backend) {
+    let app = spawn_app(b).await;
+    let dep = app.deployment("a11-v2-thumbs").await;
+    let id = submit_one(&app, &dep, json!({"trust": 1})).await;
+    let path = format!("/api/v1/admin/responses/{id}");
+    let targets = ["spam", "deleted", "test", "counted"];
+    // Rounds of PATCHes sent at once, each round to several different statuses.
+    for round in 0..25 {
+        let sends = (0..8).map(|i| {
+            let status = targets[(round + i) % targets.len()];
+            app.admin(
+                &app.key,
+                Method::PATCH,
+                &path,
+                Some(json!({"status": status})),
+            )
+        });
+        for r in futures::future::join_all(sends).await {
+            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        }
+    }
+    let audit: Value = app
+        .admin(&app.key, Method::GET, &format!("{path}/audit"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let entries = audit["audit"].as_array().unwrap();
+    assert!(entries.len() > 25, "{}", entries.len());
+    let mut expected_from = "counted".to_string();
+    for (n, e) in entries.iter().enumerate() {
+        assert_eq!(
+            e["from_status"], expected_from,
+            "audit row {n} does not follow the one before it: {entries:?}"
+        );
+        assert_ne!(e["from_status"], e["to_status"]);
+        expected_from = e["to_status"].as_str().unwrap().to_string();
+    }
+    let stored = format!("responses WHERE id = '{id}' AND status = '{expected_from}'");
+    assert_eq!(
+        app.count(&stored),
+        1,
+        "the last audit row is not the stored status"
+    );
 }

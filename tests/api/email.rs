@@ -22,6 +22,7 @@ on_both!(
     invitation_batches_skip_reject_and_refuse_with_reasons,
     link_pages_for_unknown_expired_and_opted_out,
     cli_queues_a_csv_file_or_refuses_it_whole,
+    cli_names_the_physical_line_after_a_multi_line_cell,
 );
 
 /// A real SMTP server (aiosmtpd) on a loopback port, storing what it receives in a Maildir.
@@ -679,4 +680,90 @@ async fn cli_queues_a_csv_file_or_refuses_it_whole(b: Backend) {
         "{out}"
     );
     assert_eq!(app.count("invitations"), 1);
+}
+
+/// Runs `cx-survey invite` on `content` saved as `dir/name`: (success, stdout + stderr).
+fn invite_cli(app: &TestApp, dep: &str, dir: &Path, name: &str, content: &str) -> (bool, String) {
+    let path = dir.join(name);
+    std::fs::write(&path, content).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cx-survey"))
+        .args(["invite", "--deployment", dep, "--csv"])
+        .arg(&path)
+        .env("DATABASE_URL", &app.database_url)
+        .env("CX_SURVEY_DEFS", &app.defs_dir)
+        .env("CX_SECRET", "test-secret-0123456789")
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+async fn cli_names_the_physical_line_after_a_multi_line_cell(b: Backend) {
+    let app = spawn_with(b, Options::default()).await;
+    let dep = app.deployment("a11-v2-thumbs").await;
+    let dir = tempfile::tempdir().unwrap();
+    let header = "email,transaction_id,transaction_date,locale";
+    // Lines 3-4 are one record (a quoted transaction id holding a line break), line 5 is blank.
+    for (name, eol) in [("lf.csv", "\n"), ("crlf.csv", "\r\n")] {
+        let refused = [
+            header,
+            "a@b.gov,1,,en",
+            "c@d.gov,\"two",
+            "lines\",,en",
+            "",
+            "e@f.gov,3,20/11/2026,en",
+            "g@h.gov,4",
+            "",
+        ]
+        .join(eol);
+        let (ok, out) = invite_cli(&app, &dep, dir.path(), name, &refused);
+        assert!(!ok, "{out}");
+        assert!(out.contains(&format!("{name}:7: file:")), "{out}");
+        assert!(!out.contains("line: "), "csv's own position leaked: {out}");
+        let bad = [
+            header,
+            "a@b.gov,1,,en",
+            "c@d.gov,\"two",
+            "lines\",,en",
+            "",
+            "e@f.gov,3,20/11/2026,en",
+        ]
+        .join(eol);
+        let (ok, out) = invite_cli(&app, &dep, dir.path(), name, &bad);
+        assert!(!ok, "{out}");
+        assert!(
+            out.contains(&format!(
+                "{name}:6: transaction_date: must be a date YYYY-MM-DD"
+            )),
+            "{out}"
+        );
+    }
+    assert_eq!(
+        app.count("invitations"),
+        0,
+        "a refused file queued something"
+    );
+    let good = [
+        header,
+        "ana@example.gov,\"c-1",
+        "continued\",,en",
+        "",
+        "bad-address,c-2,,",
+        "ana@example.gov,c-3,,en",
+        "",
+    ]
+    .join("\r\n");
+    let (ok, out) = invite_cli(&app, &dep, dir.path(), "good.csv", &good);
+    assert!(ok, "{out}");
+    assert!(out.contains("queued 1, skipped 1, rejected 1"), "{out}");
+    assert!(
+        out.contains("good.csv:5: rejected (c-2): the email address is not valid"),
+        "{out}"
+    );
+    assert!(
+        out.contains("good.csv:6: skipped (c-3): duplicate recipient in this batch"),
+        "{out}"
+    );
 }
