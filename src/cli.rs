@@ -411,8 +411,8 @@ fn defs_against_database(
     settings: &Settings,
     defs: &crate::survey::LoadedDefs,
 ) -> Result<Vec<String>, String> {
-    let (pool, _) =
-        crate::db::connect_pool(&settings.database_url, 1, 0).map_err(|e| e.to_string())?;
+    let (pool, _) = crate::db::connect_pool(settings.database_url.expose_secret(), 1, 0)
+        .map_err(|e| e.to_string())?;
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     crate::registry::file::problems_against(&mut conn, defs)
 }

@@ -46,7 +46,9 @@ fn delivered_token(app: &TestApp, tx: &str) -> String {
         .select(i::token_nonce)
         .first(&mut *c)
         .unwrap();
-    cx_survey::email::queue::token(app.settings.secret.as_deref().unwrap(), &nonce)
+    use secrecy::ExposeSecret;
+    let secret = app.settings.secret.as_ref().unwrap().expose_secret();
+    cx_survey::email::queue::token(secret, &nonce)
 }
 
 fn no_redirects() -> reqwest::Client {

@@ -61,6 +61,42 @@ fn defs_check_lists_every_problem_with_file_and_path() {
     }
 }
 
+/// References resolve inside the file and one agency: a slug two agencies declare is ambiguous,
+/// and a reference to another file's HISP is refused.
+#[test]
+fn defs_check_refuses_registry_references_across_agencies() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = json!({
+        "kind": "registry",
+        "agencies": [{"slug": "gsa", "name": "GSA"}, {"slug": "ssa", "name": "SSA"}],
+        "hisps": [{"slug": "usagov", "name": "USAGov", "agency": "gsa"},
+                  {"slug": "ssa-hisp", "name": "SSA", "agency": "ssa"}],
+        "services": [
+            {"slug": "calls", "name": "GSA calls", "hisp": "usagov", "channels": ["phone"]},
+            {"slug": "calls", "name": "SSA calls", "hisp": "ssa-hisp", "channels": ["phone"]}
+        ],
+        "deployments": [{"id": "3f6b2a1e-8c4d-4b7a-9e21-5d0c7f1a2b34", "instrument": "a11-v2-thumbs",
+                         "service": "calls", "channel": "phone", "transaction_point": "After the call"}]
+    });
+    let other = json!({
+        "kind": "registry",
+        "services": [{"slug": "web", "name": "Web", "hisp": "usagov", "channels": ["website"]}]
+    });
+    write_defs(
+        dir.path(),
+        &[("reg.json".into(), reg), ("other.json".into(), other)],
+    );
+    let out = cx().args(["defs", "check"]).arg(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in [
+        "reg.json: $.deployments[0].service: service \"calls\" is declared more than once in this file",
+        "other.json: $.services[0].hisp: no HISP \"usagov\" is declared in this file",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+}
+
 #[test]
 fn defs_check_warns_about_expiring_clearances_but_passes() {
     let dir = tempfile::tempdir().unwrap();
