@@ -99,7 +99,7 @@ impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
         match e {
             diesel::result::Error::NotFound => ApiError::NotFound("resource"),
-            other => crate::db::unavailable_or_internal(&other),
+            other => unavailable_or_internal(&other),
         }
     }
 }
@@ -172,5 +172,26 @@ impl ResponseError for ApiError {
             _ => {}
         }
         resp.body(serde_json::to_string(&body).unwrap_or_default())
+    }
+}
+
+/// A lost connection or a locked database is the client's cue to retry, not a bug.
+pub fn unavailable_or_internal(e: &diesel::result::Error) -> ApiError {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
+        | Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+            ApiError::Unavailable {
+                detail: "the database is unavailable; retry shortly".into(),
+                retry_after: 2,
+            }
+        }
+        Error::DatabaseError(_, info) if info.message().contains("locked") => {
+            ApiError::Unavailable {
+                detail: "the database is busy; retry shortly".into(),
+                retry_after: 1,
+            }
+        }
+        other => ApiError::internal(other),
     }
 }

@@ -2,17 +2,21 @@
 //! Providers (OMB Circular A-11 Section 280), with PRA enforcement, on SQLite or PostgreSQL.
 
 pub mod admin;
+pub mod app;
 pub mod cli;
 pub mod configuration;
 pub mod csv_lines;
 pub mod db;
+pub mod definitions;
 pub mod email;
 pub mod error;
 pub mod fiscal;
 pub mod intake;
+pub mod metrics;
 pub mod ops;
 pub mod registry;
 pub mod report;
+pub mod router;
 pub mod startup;
 pub mod survey;
 pub mod telemetry;

@@ -14,30 +14,13 @@ use actix_web::{web, App, HttpServer};
 use futures_util::FutureExt;
 use tracing_actix_web::{RequestId, TracingLogger};
 
+use crate::app::AppState;
 use crate::configuration::Settings;
 use crate::db::{self, Backend, Pool};
-use crate::error::ApiError;
+use crate::definitions::{load_dir, DefsError, LoadedDefs};
+use crate::intake::limit::RateLimiter;
 use crate::intake::writer::Writer;
-use crate::intake::{DeploymentCache, RateLimiter};
-use crate::survey::{load_dir, DefsError, Instrument, LoadedDefs};
-
-pub struct AppState {
-    pub pool: Pool,
-    pub backend: Backend,
-    pub defs: Arc<LoadedDefs>,
-    pub settings: Settings,
-    pub writer: Writer,
-    pub limiter: Option<Arc<RateLimiter>>,
-    pub deployments: DeploymentCache,
-    /// `scheme://host[:port]` of CX_PUBLIC_URL: the service's own pages may always post.
-    pub public_origin: String,
-}
-
-impl AppState {
-    pub fn instrument(&self, id: &str) -> Option<&Instrument> {
-        self.defs.current(id)
-    }
-}
+use crate::registry::cache::DeploymentCache;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -93,10 +76,10 @@ fn open(settings: &Settings) -> Result<(Pool, Backend, LoadedDefs, bool), Startu
     if !read_only {
         // Serialized like the migrations: instances starting together would insert the same
         // instruments and registry rows and all but one fail.
-        db::serialized(&mut conn, |c| crate::registry::file::apply(c, &defs))
+        db::serialized(&mut conn, |c| crate::definitions::store::apply(c, &defs))
             .map_err(StartupError::Apply)?;
     }
-    defs.stored = crate::registry::file::stored_instruments(&mut conn)
+    defs.stored = crate::definitions::store::stored_instruments(&mut conn)
         .map_err(|e| StartupError::Apply(e.to_string()))?;
     Ok((pool, backend, defs, read_only))
 }
@@ -199,7 +182,7 @@ impl Application {
                                 r.headers_mut()
                                     .insert(HeaderName::from_static("x-request-id"), v);
                             }
-                            crate::ops::metrics()
+                            crate::metrics::metrics()
                                 .http_requests
                                 .with_label_values(&[&method, &route, r.status().as_str()])
                                 .observe(start.elapsed().as_secs_f64());
@@ -208,14 +191,7 @@ impl Application {
                     })
                 })
                 .wrap(TracingLogger::<crate::telemetry::RedactedRootSpan>::new())
-                .configure(crate::ops::routes)
-                .configure(crate::intake::routes)
-                .configure(crate::admin::routes)
-                .configure(crate::widget::routes)
-                .configure(crate::email::routes)
-                .default_service(web::to(|| async {
-                    Err::<actix_web::HttpResponse, _>(ApiError::NotFound("route"))
-                }))
+                .configure(crate::router::routes)
         })
         .listen(listener)
         .map_err(|e| StartupError::Bind("listener".into(), e))?

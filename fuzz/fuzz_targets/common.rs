@@ -1,7 +1,8 @@
 // Shared by the targets: the shipped instruments, parsed once.
 use std::sync::OnceLock;
 
-use cx_survey::survey::{parse_file, Instrument, Parsed};
+use cx_survey::definitions::{parse_file, Parsed};
+use cx_survey::survey::Instrument;
 
 pub fn instruments() -> &'static Vec<Instrument> {
     static ALL: OnceLock<Vec<Instrument>> = OnceLock::new();

@@ -11,8 +11,8 @@ use chrono_tz::Tz;
 use diesel::prelude::*;
 use serde_json::{Map, Value};
 
-use super::responses::UPLOAD_HEADER;
 use super::AdminKey;
+use crate::app::AppState;
 use crate::csv_lines;
 use crate::db::schema::responses;
 use crate::db::{self, AnyConnection};
@@ -21,7 +21,7 @@ use crate::intake::answers;
 use crate::intake::read_body;
 use crate::intake::writer::{insert_batch, NewResponse};
 use crate::registry::Deployment;
-use crate::startup::AppState;
+use crate::report::upload::UPLOAD_HEADER;
 use crate::survey::{pra, Instrument, Polarity, QuestionType, DRIVERS};
 
 pub const IMPORT_LIMIT: usize = 16 * 1024 * 1024;
@@ -51,17 +51,19 @@ pub async fn import_responses(
     }
     let agency = key.agency_id.clone();
     let id = path.into_inner();
-    let deployment = db::run(&state.pool, move |c| {
-        crate::registry::find_deployment(c, &agency, &id)?.ok_or(ApiError::NotFound("deployment"))
-    })
-    .await?;
+    let deployment = state
+        .db(move |c| {
+            crate::registry::find_deployment(c, &agency, &id)?
+                .ok_or(ApiError::NotFound("deployment"))
+        })
+        .await?;
     let body = read_body(&req, payload, IMPORT_LIMIT).await?;
     let ins = state
         .instrument(&deployment.instrument_id)
         .ok_or_else(|| ApiError::internal("instrument not loaded"))?;
     let rows = parse_csv(&body, ins, &deployment, state.settings.report_tz)?;
     let count = rows.len();
-    db::run(&state.pool, move |c| store(c, rows)).await?;
+    state.db(move |c| store(c, rows)).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({ "imported": count })))
 }
 

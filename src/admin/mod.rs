@@ -2,6 +2,7 @@
 //! so another agency's objects answer `404` as if they did not exist.
 
 pub mod import;
+pub mod invitations;
 pub mod reports;
 pub mod responses;
 pub mod structure;
@@ -16,11 +17,11 @@ use rand::RngCore;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
+use crate::app::AppState;
 use crate::db::schema::api_keys;
 use crate::db::{self, AnyConnection};
 use crate::error::{ApiError, FieldError};
 use crate::registry;
-use crate::startup::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use structure::*;
@@ -44,7 +45,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             )
             .route(
                 "/deployments/{id}/invitations",
-                web::post().to(crate::email::create_invitations),
+                web::post().to(invitations::create_invitations),
             )
             .route("/responses", web::get().to(responses::export))
             .route("/responses/{id}", web::patch().to(responses::triage))
@@ -163,19 +164,20 @@ impl FromRequest for AdminKey {
                 return Err(ApiError::Unauthorized);
             };
             let hash = hash_key(&token);
-            let row: Option<(String, String)> = db::run(&state.pool, move |c| {
-                api_keys::table
-                    .filter(
-                        api_keys::key_hash
-                            .eq(hash)
-                            .and(api_keys::revoked_at.is_null()),
-                    )
-                    .select((api_keys::id, api_keys::agency_id))
-                    .first(c)
-                    .optional()
-                    .map_err(ApiError::from)
-            })
-            .await?;
+            let row: Option<(String, String)> = state
+                .db(move |c| {
+                    api_keys::table
+                        .filter(
+                            api_keys::key_hash
+                                .eq(hash)
+                                .and(api_keys::revoked_at.is_null()),
+                        )
+                        .select((api_keys::id, api_keys::agency_id))
+                        .first(c)
+                        .optional()
+                        .map_err(ApiError::from)
+                })
+                .await?;
             row.map(|(key_id, agency_id)| AdminKey { key_id, agency_id })
                 .ok_or(ApiError::Unauthorized)
         })

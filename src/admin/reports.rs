@@ -4,10 +4,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::AdminKey;
+use crate::app::AppState;
 use crate::error::{ApiError, FieldError};
 use crate::fiscal::FiscalQuarter;
 use crate::report::{self, Scope};
-use crate::startup::AppState;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

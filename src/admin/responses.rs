@@ -7,36 +7,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{parse_json, AdminKey};
+use crate::app::AppState;
 use crate::db::schema::{deployments, response_audit, responses};
 use crate::db::{self, to_utc, AnyConnection};
 use crate::error::{ApiError, FieldError};
 use crate::fiscal::FiscalQuarter;
 use crate::intake::read_body;
-use crate::startup::AppState;
-use crate::survey::{Instrument, Polarity, DRIVERS};
+use crate::report::upload::{csv_safe, driver_cells, UPLOAD_HEADER};
 
 pub const STATUSES: [&str; 4] = ["counted", "spam", "test", "deleted"];
-
-/// The OMB response upload header (A-11 Section 280), in its exact order.
-pub const UPLOAD_HEADER: [&str; 17] = [
-    "external_id",
-    "question_1",
-    "positive_effectiveness",
-    "positive_ease",
-    "positive_efficiency",
-    "positive_transparency",
-    "positive_humanity",
-    "positive_employee",
-    "positive_other",
-    "negative_effectiveness",
-    "negative_ease",
-    "negative_efficiency",
-    "negative_transparency",
-    "negative_humanity",
-    "negative_employee",
-    "negative_other",
-    "question_4",
-];
 
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = responses)]
@@ -56,54 +35,6 @@ pub struct ResponseRow {
     pub drivers_negative: i32,
     pub comment: Option<String>,
     pub answers: String,
-}
-
-/// Driver cells as OMB wants them: `null` if the instrument does not offer the driver on that
-/// list, else `1` chosen / `0` not chosen (or not shown).
-pub fn driver_cells(ins: Option<&Instrument>, pos: i32, neg: i32) -> Vec<String> {
-    let offered = offered_masks(ins);
-    driver_cells_static(offered, pos, neg)
-        .iter()
-        .map(|c| c.to_string())
-        .collect()
-}
-
-/// The drivers an instrument offers on its positive and negative lists, as bit masks.
-pub fn offered_masks(ins: Option<&Instrument>) -> (i32, i32) {
-    ins.map(|i| {
-        (
-            i.offered_drivers(Polarity::Positive),
-            i.offered_drivers(Polarity::Negative),
-        )
-    })
-    .unwrap_or((0, 0))
-}
-
-/// `driver_cells` without an allocation, for writers of millions of rows.
-pub fn driver_cells_static(offered: (i32, i32), pos: i32, neg: i32) -> [&'static str; 14] {
-    let mut out = [""; 14];
-    for (half, (offered, mask)) in [(offered.0, pos), (offered.1, neg)].into_iter().enumerate() {
-        for bit in 0..DRIVERS.len() {
-            let b = 1 << bit;
-            out[half * DRIVERS.len() + bit] = if offered & b == 0 {
-                "null"
-            } else if mask & b != 0 {
-                "1"
-            } else {
-                "0"
-            };
-        }
-    }
-    out
-}
-
-/// Spreadsheet formula injection: a cell starting with = + - @ (or tab/CR) is prefixed with '.
-pub fn csv_safe(cell: &str) -> String {
-    if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{cell}")
-    } else {
-        cell.to_string()
-    }
 }
 
 #[derive(Deserialize)]
@@ -290,11 +221,12 @@ pub async fn export(
     let (filter, csv) = parse_filter(&state, &key, q)?;
     if let Some(d) = filter.deployment.clone() {
         let agency = key.agency_id.clone();
-        db::run(&state.pool, move |c| {
-            crate::registry::find_deployment(c, &agency, &d)?
-                .ok_or(ApiError::NotFound("deployment"))
-        })
-        .await?;
+        state
+            .db(move |c| {
+                crate::registry::find_deployment(c, &agency, &d)?
+                    .ok_or(ApiError::NotFound("deployment"))
+            })
+            .await?;
     }
     let (tx, rx) = tokio::sync::mpsc::channel::<web::Bytes>(4);
     let pool = state.pool.clone();
@@ -437,34 +369,35 @@ pub async fn triage(
         ));
     }
     let id = path.into_inner();
-    let out = db::run(&state.pool, move |c| {
-        c.transaction::<_, ApiError, _>(|c| {
-            lock_response(c, &key.agency_id, &id)?;
-            let prev =
-                owned_status(c, &key.agency_id, &id)?.ok_or(ApiError::NotFound("response"))?;
-            if prev != body.status {
-                diesel::update(responses::table.find(&id))
-                    .set(responses::status.eq(&body.status))
-                    .execute(c)?;
-                diesel::insert_into(response_audit::table)
-                    .values((
-                        response_audit::response_id.eq(&id),
-                        response_audit::agency_id.eq(&key.agency_id),
-                        response_audit::api_key_id.eq(&key.key_id),
-                        response_audit::from_status.eq(&prev),
-                        response_audit::to_status.eq(&body.status),
-                        response_audit::changed_at.eq(db::now()),
-                    ))
-                    .execute(c)?;
-            }
-            Ok(TriageOut {
-                id,
-                status: body.status,
-                previous_status: prev,
+    let out = state
+        .db(move |c| {
+            c.transaction::<_, ApiError, _>(|c| {
+                lock_response(c, &key.agency_id, &id)?;
+                let prev =
+                    owned_status(c, &key.agency_id, &id)?.ok_or(ApiError::NotFound("response"))?;
+                if prev != body.status {
+                    diesel::update(responses::table.find(&id))
+                        .set(responses::status.eq(&body.status))
+                        .execute(c)?;
+                    diesel::insert_into(response_audit::table)
+                        .values((
+                            response_audit::response_id.eq(&id),
+                            response_audit::agency_id.eq(&key.agency_id),
+                            response_audit::api_key_id.eq(&key.key_id),
+                            response_audit::from_status.eq(&prev),
+                            response_audit::to_status.eq(&body.status),
+                            response_audit::changed_at.eq(db::now()),
+                        ))
+                        .execute(c)?;
+                }
+                Ok(TriageOut {
+                    id,
+                    status: body.status,
+                    previous_status: prev,
+                })
             })
         })
-    })
-    .await?;
+        .await?;
     Ok(HttpResponse::Ok().json(out))
 }
 
@@ -485,28 +418,29 @@ pub async fn audit(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let entries = db::run(&state.pool, move |c| {
-        owned_status(c, &key.agency_id, &id)?.ok_or(ApiError::NotFound("response"))?;
-        let rows: Vec<(String, String, String, chrono::NaiveDateTime)> = response_audit::table
-            .filter(response_audit::response_id.eq(&id))
-            .order(response_audit::id)
-            .select((
-                response_audit::from_status,
-                response_audit::to_status,
-                response_audit::api_key_id,
-                response_audit::changed_at,
-            ))
-            .load(c)?;
-        Ok(rows
-            .into_iter()
-            .map(|(from_status, to_status, api_key_id, at)| AuditEntry {
-                from_status,
-                to_status,
-                api_key_id,
-                changed_at: to_utc(at),
-            })
-            .collect::<Vec<_>>())
-    })
-    .await?;
+    let entries = state
+        .db(move |c| {
+            owned_status(c, &key.agency_id, &id)?.ok_or(ApiError::NotFound("response"))?;
+            let rows: Vec<(String, String, String, chrono::NaiveDateTime)> = response_audit::table
+                .filter(response_audit::response_id.eq(&id))
+                .order(response_audit::id)
+                .select((
+                    response_audit::from_status,
+                    response_audit::to_status,
+                    response_audit::api_key_id,
+                    response_audit::changed_at,
+                ))
+                .load(c)?;
+            Ok(rows
+                .into_iter()
+                .map(|(from_status, to_status, api_key_id, at)| AuditEntry {
+                    from_status,
+                    to_status,
+                    api_key_id,
+                    changed_at: to_utc(at),
+                })
+                .collect::<Vec<_>>())
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "audit": entries })))
 }

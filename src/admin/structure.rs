@@ -8,13 +8,13 @@ use utoipa::ToSchema;
 use validator::{Validate, ValidationError};
 
 use super::{parse_json, validate, AdminKey};
+use crate::app::AppState;
 use crate::db::schema::service_volumes;
 use crate::db::{self, to_utc};
 use crate::error::{ApiError, FieldError};
 use crate::fiscal::FiscalQuarter;
 use crate::intake::read_body;
 use crate::registry::{self, Deployment, Hisp, Service};
-use crate::startup::AppState;
 
 const BODY_LIMIT: usize = 64 * 1024;
 
@@ -71,10 +71,9 @@ pub async fn create_hisp(
 ) -> Result<HttpResponse, ApiError> {
     let body: NewHisp = parse_json(&read_body(&req, payload, BODY_LIMIT).await?)?;
     validate(&body)?;
-    let h = db::run(&state.pool, move |c| {
-        registry::create_hisp(c, &key.agency_id, &body.slug, body.name.trim())
-    })
-    .await?;
+    let h = state
+        .db(move |c| registry::create_hisp(c, &key.agency_id, &body.slug, body.name.trim()))
+        .await?;
     Ok(HttpResponse::Created().json(HispOut::from(h)))
 }
 
@@ -84,10 +83,9 @@ pub async fn list_hisps(
     state: web::Data<AppState>,
     key: AdminKey,
 ) -> Result<HttpResponse, ApiError> {
-    let list = db::run(&state.pool, move |c| {
-        Ok(registry::list_hisps(c, &key.agency_id)?)
-    })
-    .await?;
+    let list = state
+        .db(move |c| Ok(registry::list_hisps(c, &key.agency_id)?))
+        .await?;
     let out: Vec<HispOut> = list.into_iter().map(HispOut::from).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "hisps": out })))
 }
@@ -160,14 +158,16 @@ pub async fn create_service(
     if !errs.is_empty() {
         return Err(ApiError::Invalid(errs));
     }
-    let out = db::run(&state.pool, move |c| {
-        let hisp = registry::find_hisp(c, &key.agency_id, &body.hisp)?.ok_or_else(|| {
-            ApiError::field("hisp", format!("no HISP {:?} in your agency", body.hisp))
-        })?;
-        let s = registry::create_service(c, &hisp, &body.slug, body.name.trim(), &body.channels)?;
-        Ok(service_out(s, hisp.slug))
-    })
-    .await?;
+    let out = state
+        .db(move |c| {
+            let hisp = registry::find_hisp(c, &key.agency_id, &body.hisp)?.ok_or_else(|| {
+                ApiError::field("hisp", format!("no HISP {:?} in your agency", body.hisp))
+            })?;
+            let s =
+                registry::create_service(c, &hisp, &body.slug, body.name.trim(), &body.channels)?;
+            Ok(service_out(s, hisp.slug))
+        })
+        .await?;
     Ok(HttpResponse::Created().json(out))
 }
 
@@ -177,10 +177,9 @@ pub async fn list_services(
     state: web::Data<AppState>,
     key: AdminKey,
 ) -> Result<HttpResponse, ApiError> {
-    let list = db::run(&state.pool, move |c| {
-        Ok(registry::list_services(c, &key.agency_id)?)
-    })
-    .await?;
+    let list = state
+        .db(move |c| Ok(registry::list_services(c, &key.agency_id)?))
+        .await?;
     let out: Vec<ServiceOut> = list.into_iter().map(|(s, h)| service_out(s, h)).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "services": out })))
 }
@@ -300,42 +299,43 @@ pub async fn create_deployment(
         return Err(ApiError::Invalid(errs));
     }
     let st = state.clone();
-    let out = db::run(&state.pool, move |c| {
-        let service =
-            registry::find_service(c, &key.agency_id, &body.service)?.ok_or_else(|| {
-                ApiError::field(
-                    "service",
-                    format!("no service {:?} in your agency", body.service),
-                )
-            })?;
-        if !service.channel_list().contains(&body.channel) {
-            return Err(ApiError::field(
-                "channel",
-                format!(
-                    "service {:?} is not delivered through {:?}",
-                    service.slug, body.channel
-                ),
-            ));
-        }
-        let now = db::now();
-        let d = Deployment {
-            id: registry::new_id(),
-            agency_id: key.agency_id.clone(),
-            service_id: service.id.clone(),
-            instrument_id: body.instrument.clone(),
-            channel: body.channel.clone(),
-            transaction_point: body.transaction_point.trim().to_string(),
-            allowed_origins: serde_json::to_string(&origins).unwrap_or_default(),
-            status: "open".into(),
-            created_at: now,
-            updated_at: now,
-            access: body.access.clone().unwrap_or_else(|| "open".into()),
-            managed_by: None,
-        };
-        registry::insert_deployment(c, &d)?;
-        Ok(deployment_out(&st, d, service.slug))
-    })
-    .await?;
+    let out = state
+        .db(move |c| {
+            let service =
+                registry::find_service(c, &key.agency_id, &body.service)?.ok_or_else(|| {
+                    ApiError::field(
+                        "service",
+                        format!("no service {:?} in your agency", body.service),
+                    )
+                })?;
+            if !service.channel_list().contains(&body.channel) {
+                return Err(ApiError::field(
+                    "channel",
+                    format!(
+                        "service {:?} is not delivered through {:?}",
+                        service.slug, body.channel
+                    ),
+                ));
+            }
+            let now = db::now();
+            let d = Deployment {
+                id: registry::new_id(),
+                agency_id: key.agency_id.clone(),
+                service_id: service.id.clone(),
+                instrument_id: body.instrument.clone(),
+                channel: body.channel.clone(),
+                transaction_point: body.transaction_point.trim().to_string(),
+                allowed_origins: serde_json::to_string(&origins).unwrap_or_default(),
+                status: "open".into(),
+                created_at: now,
+                updated_at: now,
+                access: body.access.clone().unwrap_or_else(|| "open".into()),
+                managed_by: None,
+            };
+            registry::insert_deployment(c, &d)?;
+            Ok(deployment_out(&st, d, service.slug))
+        })
+        .await?;
     Ok(HttpResponse::Created().json(out))
 }
 
@@ -345,10 +345,9 @@ pub async fn list_deployments(
     state: web::Data<AppState>,
     key: AdminKey,
 ) -> Result<HttpResponse, ApiError> {
-    let list = db::run(&state.pool, move |c| {
-        Ok(registry::list_deployments(c, &key.agency_id)?)
-    })
-    .await?;
+    let list = state
+        .db(move |c| Ok(registry::list_deployments(c, &key.agency_id)?))
+        .await?;
     let out: Vec<DeploymentOut> = list
         .into_iter()
         .map(|(d, s)| deployment_out(&state, d, s))
@@ -362,16 +361,17 @@ async fn owned_deployment(
     id: &str,
 ) -> Result<(Deployment, String), ApiError> {
     let (agency, id) = (key.agency_id.clone(), id.to_string());
-    db::run(&state.pool, move |c| {
-        let d =
-            registry::find_deployment(c, &agency, &id)?.ok_or(ApiError::NotFound("deployment"))?;
-        let slug = crate::db::schema::services::table
-            .find(&d.service_id)
-            .select(crate::db::schema::services::slug)
-            .first::<String>(c)?;
-        Ok((d, slug))
-    })
-    .await
+    state
+        .db(move |c| {
+            let d = registry::find_deployment(c, &agency, &id)?
+                .ok_or(ApiError::NotFound("deployment"))?;
+            let slug = crate::db::schema::services::table
+                .find(&d.service_id)
+                .select(crate::db::schema::services::slug)
+                .first::<String>(c)?;
+            Ok((d, slug))
+        })
+        .await
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/deployments/{id}", tag = "admin", security(("bearer" = [])),
@@ -447,35 +447,36 @@ pub async fn update_deployment(
         });
     }
     let id = d.id.clone();
-    db::run(&state.pool, move |c| {
-        use crate::db::schema::deployments as t;
-        c.transaction::<_, diesel::result::Error, _>(|c| {
-            if let Some(s) = &body.status {
-                registry::set_deployment_status(c, &id, s)?;
-            }
-            if let Some(tp) = &body.transaction_point {
+    state
+        .db(move |c| {
+            use crate::db::schema::deployments as t;
+            c.transaction::<_, diesel::result::Error, _>(|c| {
+                if let Some(s) = &body.status {
+                    registry::set_deployment_status(c, &id, s)?;
+                }
+                if let Some(tp) = &body.transaction_point {
+                    diesel::update(t::table.find(&id))
+                        .set(t::transaction_point.eq(tp.trim()))
+                        .execute(c)?;
+                }
+                if let Some(a) = &body.access {
+                    diesel::update(t::table.find(&id))
+                        .set(t::access.eq(a))
+                        .execute(c)?;
+                }
+                if let Some(o) = &origins {
+                    diesel::update(t::table.find(&id))
+                        .set(t::allowed_origins.eq(serde_json::to_string(o).unwrap_or_default()))
+                        .execute(c)?;
+                }
                 diesel::update(t::table.find(&id))
-                    .set(t::transaction_point.eq(tp.trim()))
+                    .set(t::updated_at.eq(db::now()))
                     .execute(c)?;
-            }
-            if let Some(a) = &body.access {
-                diesel::update(t::table.find(&id))
-                    .set(t::access.eq(a))
-                    .execute(c)?;
-            }
-            if let Some(o) = &origins {
-                diesel::update(t::table.find(&id))
-                    .set(t::allowed_origins.eq(serde_json::to_string(o).unwrap_or_default()))
-                    .execute(c)?;
-            }
-            diesel::update(t::table.find(&id))
-                .set(t::updated_at.eq(db::now()))
-                .execute(c)?;
+                Ok(())
+            })?;
             Ok(())
-        })?;
-        Ok(())
-    })
-    .await?;
+        })
+        .await?;
     state.deployments.forget(&d.id);
     let (d, _) = owned_deployment(&state, &key, &d.id).await?;
     Ok(HttpResponse::Ok().json(deployment_out(&state, d, slug)))
@@ -537,45 +538,47 @@ pub async fn put_volume(
     }
     let fq = FiscalQuarter::new(fy_n.unwrap_or_default(), q_n.unwrap_or_default())
         .map_err(|e| ApiError::field("quarter", e))?;
-    let out = db::run(&state.pool, move |c| {
-        let s = registry::find_service(c, &key.agency_id, &service)?
-            .ok_or(ApiError::NotFound("service"))?;
-        if !s.channel_list().contains(&body.channel) {
-            return Err(ApiError::field(
-                "channel",
-                format!(
-                    "service {:?} is not delivered through {:?}",
-                    s.slug, body.channel
-                ),
-            ));
-        }
-        let quarter = fq.quarter as i16;
-        c.transaction::<_, diesel::result::Error, _>(|c| {
-            use service_volumes as v;
-            // Delete + insert: an upsert that reads the same on both backends.
-            diesel::delete(v::table.find((&s.id, fq.year, quarter, &body.channel))).execute(c)?;
-            diesel::insert_into(v::table)
-                .values((
-                    v::service_id.eq(&s.id),
-                    v::fiscal_year.eq(fq.year),
-                    v::quarter.eq(quarter),
-                    v::channel.eq(&body.channel),
-                    v::volume_of_customers.eq(body.volume_of_customers),
-                    v::survey_opportunities.eq(body.survey_opportunities),
-                    v::updated_at.eq(db::now()),
-                ))
-                .execute(c)?;
-            Ok(())
-        })?;
-        Ok(VolumeOut {
-            service: s.slug,
-            fiscal_year: fq.year,
-            quarter,
-            channel: body.channel,
-            volume_of_customers: body.volume_of_customers,
-            survey_opportunities: body.survey_opportunities,
+    let out = state
+        .db(move |c| {
+            let s = registry::find_service(c, &key.agency_id, &service)?
+                .ok_or(ApiError::NotFound("service"))?;
+            if !s.channel_list().contains(&body.channel) {
+                return Err(ApiError::field(
+                    "channel",
+                    format!(
+                        "service {:?} is not delivered through {:?}",
+                        s.slug, body.channel
+                    ),
+                ));
+            }
+            let quarter = fq.quarter as i16;
+            c.transaction::<_, diesel::result::Error, _>(|c| {
+                use service_volumes as v;
+                // Delete + insert: an upsert that reads the same on both backends.
+                diesel::delete(v::table.find((&s.id, fq.year, quarter, &body.channel)))
+                    .execute(c)?;
+                diesel::insert_into(v::table)
+                    .values((
+                        v::service_id.eq(&s.id),
+                        v::fiscal_year.eq(fq.year),
+                        v::quarter.eq(quarter),
+                        v::channel.eq(&body.channel),
+                        v::volume_of_customers.eq(body.volume_of_customers),
+                        v::survey_opportunities.eq(body.survey_opportunities),
+                        v::updated_at.eq(db::now()),
+                    ))
+                    .execute(c)?;
+                Ok(())
+            })?;
+            Ok(VolumeOut {
+                service: s.slug,
+                fiscal_year: fq.year,
+                quarter,
+                channel: body.channel,
+                volume_of_customers: body.volume_of_customers,
+                survey_opportunities: body.survey_opportunities,
+            })
         })
-    })
-    .await?;
+        .await?;
     Ok(HttpResponse::Ok().json(out))
 }

@@ -11,8 +11,6 @@ use diesel::prelude::*;
 use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
-use crate::error::ApiError;
-
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
@@ -310,39 +308,4 @@ pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
         e,
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
-}
-
-/// A lost connection or a locked database is the client's cue to retry, not a bug.
-pub fn unavailable_or_internal(e: &diesel::result::Error) -> ApiError {
-    use diesel::result::{DatabaseErrorKind, Error};
-    match e {
-        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
-        | Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
-            ApiError::Unavailable {
-                detail: "the database is unavailable; retry shortly".into(),
-                retry_after: 2,
-            }
-        }
-        Error::DatabaseError(_, info) if info.message().contains("locked") => {
-            ApiError::Unavailable {
-                detail: "the database is busy; retry shortly".into(),
-                retry_after: 1,
-            }
-        }
-        other => ApiError::internal(other),
-    }
-}
-
-/// Runs blocking database work off the async executor with a pooled connection.
-pub async fn run<T, F>(pool: &Pool, f: F) -> Result<T, ApiError>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut AnyConnection) -> Result<T, ApiError> + Send + 'static,
-{
-    let pool = pool.clone();
-    actix_web::web::block(move || {
-        let mut conn = pool.get()?;
-        f(&mut conn)
-    })
-    .await?
 }

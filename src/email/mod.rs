@@ -1,7 +1,6 @@
 //! Email survey links: invitations queued from the admin API or a CSV file, delivered by the
 //! outbox worker, answered through `/r/{token}` (the hosted page), refused through `/u/{token}`.
 
-pub mod cli;
 pub mod message;
 pub mod outbox;
 pub mod queue;
@@ -12,12 +11,11 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use secrecy::ExposeSecret;
 
+use crate::app::AppState;
 use crate::db::{self, schema::invitations, schema::opt_outs, AnyConnection};
 use crate::error::ApiError;
-use crate::intake;
 use crate::intake::writer::{NewResponse, Stored};
 use crate::registry::Deployment;
-use crate::startup::AppState;
 use crate::widget::hosted::{self, html};
 use crate::widget::page::{self, FormState};
 use queue::{InviteRow, Policy, Summary};
@@ -93,7 +91,7 @@ pub fn parse_csv(body: &[u8]) -> Result<Vec<(u64, InviteRow)>, ApiError> {
 /// Queues `rows` for `deployment`: the batch is checked whole first, then each row.
 pub fn queue_batch(
     c: &mut AnyConnection,
-    state_defs: &crate::survey::LoadedDefs,
+    state_defs: &crate::definitions::LoadedDefs,
     settings: &crate::configuration::Settings,
     deployment: &Deployment,
     rows: Vec<(u64, InviteRow)>,
@@ -122,48 +120,6 @@ pub fn queue_batch(
         now: db::now(),
     };
     Ok(queue::queue(c, deployment, rows, &policy, progress)?)
-}
-
-/// `POST /api/v1/admin/deployments/{id}/invitations`: a JSON list of recipients.
-#[utoipa::path(post, path = "/api/v1/admin/deployments/{id}/invitations", tag = "admin", security(("bearer" = [])),
-    params(("id" = String, Path)),
-    request_body(content = Vec<queue::InviteRow>),
-    responses((status = 202, body = queue::Summary), (status = 404, body = crate::error::Problem),
-              (status = 409, body = crate::error::Problem), (status = 410, body = crate::error::Problem),
-              (status = 413, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
-pub async fn create_invitations(
-    state: web::Data<AppState>,
-    key: crate::admin::AdminKey,
-    path: web::Path<String>,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> Result<HttpResponse, ApiError> {
-    let body = intake::read_body(&req, payload, MAX_BATCH_BYTES).await?;
-    let list: Vec<InviteRow> = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::field(
-            "body",
-            format!(
-                "must be a JSON list of {{email, transaction_id, transaction_date?, locale?}}: {e}"
-            ),
-        )
-    })?;
-    if list.is_empty() {
-        return Err(ApiError::field("body", "the list is empty"));
-    }
-    let rows: Vec<(u64, InviteRow)> = list
-        .into_iter()
-        .enumerate()
-        .map(|(i, r)| (i as u64 + 1, r))
-        .collect();
-    let (agency, id) = (key.agency_id.clone(), path.into_inner());
-    let st = state.clone();
-    let summary = db::run(&state.pool, move |c| {
-        let d = crate::registry::find_deployment(c, &agency, &id)?
-            .ok_or(ApiError::NotFound("deployment"))?;
-        queue_batch(c, &st.defs, &st.settings, &d, rows, "", &|_| {})
-    })
-    .await?;
-    Ok(HttpResponse::Accepted().json(summary))
 }
 
 struct Found {
@@ -221,7 +177,8 @@ fn find(c: &mut AnyConnection, token: &str) -> QueryResult<Option<Found>> {
 /// The invitation of a link that may still be answered, or the page saying why not.
 async fn usable(state: &AppState, token: &str) -> Result<Found, HttpResponse> {
     let t = token.to_string();
-    let found = db::run(&state.pool, move |c| find(c, &t).map_err(ApiError::from))
+    let found = state
+        .db(move |c| find(c, &t).map_err(ApiError::from))
         .await
         .map_err(|e| hosted::error_page(e, "en", None, None))?;
     let Some(f) = found else {
@@ -352,22 +309,23 @@ async fn answer(
     };
     // Spent only now that the response is stored.
     let id = f.id.clone();
-    if let Err(e) = db::run(&state.pool, move |c| {
-        use invitations::dsl as i;
-        diesel::update(
-            invitations::table
-                .filter(i::id.eq(&id))
-                .filter(i::status.eq("sent")),
-        )
-        .set((
-            i::status.eq("answered"),
-            i::answered_at.eq(Some(db::now())),
-            i::response_id.eq(Some(response_id)),
-        ))
-        .execute(c)
-        .map_err(ApiError::from)
-    })
-    .await
+    if let Err(e) = state
+        .db(move |c| {
+            use invitations::dsl as i;
+            diesel::update(
+                invitations::table
+                    .filter(i::id.eq(&id))
+                    .filter(i::status.eq("sent")),
+            )
+            .set((
+                i::status.eq("answered"),
+                i::answered_at.eq(Some(db::now())),
+                i::response_id.eq(Some(response_id)),
+            ))
+            .execute(c)
+            .map_err(ApiError::from)
+        })
+        .await
     {
         return hosted::error_page(e, locale, Some(&view), Some(ins));
     }
@@ -382,7 +340,7 @@ async fn thanks(
     path: web::Path<String>,
 ) -> HttpResponse {
     let token = path.into_inner();
-    let found = db::run(&state.pool, move |c| with_agency(c, &token)).await;
+    let found = state.db(move |c| with_agency(c, &token)).await;
     let Ok(Some((f, agency))) = found else {
         return link_page("en", StatusCode::NOT_FOUND, LinkProblem::Unknown);
     };
@@ -395,7 +353,7 @@ async fn thanks(
 async fn opt_out_page(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
     let token = path.into_inner();
     let t = token.clone();
-    let found = db::run(&state.pool, move |c| with_agency(c, &t)).await;
+    let found = state.db(move |c| with_agency(c, &t)).await;
     let Ok(Some((f, agency))) = found else {
         return link_page("en", StatusCode::NOT_FOUND, LinkProblem::Unknown);
     };
@@ -441,27 +399,28 @@ fn with_agency(c: &mut AnyConnection, token: &str) -> Result<Option<(Found, Stri
 async fn opt_out(state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
     let token = path.into_inner();
     let t = token.clone();
-    let done = db::run(&state.pool, move |c| {
-        let Some((f, agency)) = with_agency(c, &t)? else {
-            return Ok::<_, ApiError>(None);
-        };
-        let exists: i64 = opt_outs::table
-            .filter(opt_outs::agency_id.eq(&f.agency_id))
-            .filter(opt_outs::email_hash.eq(&f.email_hash))
-            .count()
-            .get_result(c)?;
-        if exists == 0 {
-            diesel::insert_into(opt_outs::table)
-                .values((
-                    opt_outs::agency_id.eq(&f.agency_id),
-                    opt_outs::email_hash.eq(&f.email_hash),
-                    opt_outs::created_at.eq(db::now()),
-                ))
-                .execute(c)?;
-        }
-        Ok(Some((f.locale, agency)))
-    })
-    .await;
+    let done = state
+        .db(move |c| {
+            let Some((f, agency)) = with_agency(c, &t)? else {
+                return Ok::<_, ApiError>(None);
+            };
+            let exists: i64 = opt_outs::table
+                .filter(opt_outs::agency_id.eq(&f.agency_id))
+                .filter(opt_outs::email_hash.eq(&f.email_hash))
+                .count()
+                .get_result(c)?;
+            if exists == 0 {
+                diesel::insert_into(opt_outs::table)
+                    .values((
+                        opt_outs::agency_id.eq(&f.agency_id),
+                        opt_outs::email_hash.eq(&f.email_hash),
+                        opt_outs::created_at.eq(db::now()),
+                    ))
+                    .execute(c)?;
+            }
+            Ok(Some((f.locale, agency)))
+        })
+        .await;
     match done {
         Ok(Some((locale, agency))) => {
             let (title, body) = if locale == "es" {

@@ -19,9 +19,9 @@ use super::message::{self, Invite};
 use super::queue::token;
 use crate::configuration::Settings;
 use crate::db::{self, schema::invitations, AnyConnection, Pool};
+use crate::definitions::LoadedDefs;
 use crate::error::ApiError;
 use crate::registry::{self, DeploymentView};
-use crate::survey::LoadedDefs;
 
 /// How long a claim holds before another worker may take the invitation over (a crash).
 const LEASE: chrono::Duration = chrono::Duration::seconds(120);
@@ -136,7 +136,7 @@ impl Outbox {
 
     async fn one_batch(&self) -> Result<Drained, ApiError> {
         let me = self.me.clone();
-        let claimed = db::run(&self.pool, move |c| {
+        let claimed = crate::app::run(&self.pool, move |c| {
             let now = db::now();
             claim(c, &me, now, now + LEASE, BATCH).map_err(ApiError::from)
         })
@@ -150,7 +150,7 @@ impl Outbox {
             v.dedup();
             v
         };
-        let views: HashMap<String, DeploymentView> = db::run(&self.pool, move |c| {
+        let views: HashMap<String, DeploymentView> = crate::app::run(&self.pool, move |c| {
             let mut m = HashMap::new();
             for id in ids {
                 if let Some(v) = registry::deployment_view(c, &id)? {
@@ -182,7 +182,7 @@ impl Outbox {
             self.settings.smtp_retry_base,
             self.settings.invite_ttl_days,
         );
-        db::run(&self.pool, move |c| {
+        crate::app::run(&self.pool, move |c| {
             record(c, &me, &outcomes, base, ttl).map_err(ApiError::from)
         })
         .await?;

@@ -6,8 +6,7 @@ pub mod limit;
 pub mod writer;
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -19,9 +18,9 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use crate::app::AppState;
 use crate::error::{ApiError, FieldError};
 use crate::registry::{self, DeploymentView};
-use crate::startup::AppState;
 use crate::survey::{pra, Instrument, QuestionType};
 pub use limit::{ClientBucket, RateLimiter};
 use writer::{NewImpression, NewResponse, Stored};
@@ -129,41 +128,6 @@ pub async fn read_body(
     Ok(body.freeze())
 }
 
-/// Deployments read by intake, kept for a moment: at thousands of responses a second the
-/// lookup would otherwise cost as much as the insert. A close or origin change made through
-/// another instance is seen within `TTL`; through this one, at once (`forget`).
-#[derive(Default)]
-pub struct DeploymentCache {
-    map: RwLock<HashMap<String, (Instant, Arc<DeploymentView>)>>,
-}
-
-impl DeploymentCache {
-    const TTL: Duration = Duration::from_secs(2);
-    const MAX_ENTRIES: usize = 10_000;
-
-    fn get(&self, id: &str) -> Option<Arc<DeploymentView>> {
-        let map = self.map.read().unwrap_or_else(|e| e.into_inner());
-        map.get(id)
-            .filter(|(at, _)| at.elapsed() < Self::TTL)
-            .map(|(_, v)| v.clone())
-    }
-
-    fn put(&self, view: Arc<DeploymentView>) {
-        let mut map = self.map.write().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= Self::MAX_ENTRIES {
-            map.retain(|_, (at, _)| at.elapsed() < Self::TTL);
-        }
-        map.insert(view.deployment.id.clone(), (Instant::now(), view));
-    }
-
-    pub fn forget(&self, id: &str) {
-        self.map
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
-    }
-}
-
 pub(crate) async fn load(state: &AppState, id: &str) -> Result<Arc<DeploymentView>, ApiError> {
     if let Some(v) = state.deployments.get(id) {
         return Ok(v);
@@ -172,11 +136,10 @@ pub(crate) async fn load(state: &AppState, id: &str) -> Result<Arc<DeploymentVie
         return Err(ApiError::NotFound("deployment"));
     }
     let id = id.to_string();
-    let view = crate::db::run(&state.pool, move |c| {
-        registry::deployment_view(c, &id).map_err(ApiError::from)
-    })
-    .await?
-    .ok_or(ApiError::NotFound("deployment"))?;
+    let view = state
+        .db(move |c| registry::deployment_view(c, &id).map_err(ApiError::from))
+        .await?
+        .ok_or(ApiError::NotFound("deployment"))?;
     let view = Arc::new(view);
     state.deployments.put(view.clone());
     Ok(view)
@@ -566,7 +529,7 @@ pub async fn submit_response(
     let (view, client) = admit(&state, &req, &path).await?;
     let ins = ensure_collecting(&state, &view)?;
     let body = read_body(&req, payload, MAX_BODY).await?;
-    let m = crate::ops::metrics();
+    let m = crate::metrics::metrics();
     let sub = parse_submission(&body, ins)
         .inspect_err(|_| m.responses.with_label_values(&["rejected"]).inc())?;
     if sub.honeypot {

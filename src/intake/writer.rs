@@ -210,7 +210,7 @@ fn run(rx: Receiver<Item>, pool: Pool, max_batch: usize, per_minute: u32) {
                 Err(_) => break,
             }
         }
-        crate::ops::metrics()
+        crate::metrics::metrics()
             .writer_batch
             .observe(batch.len() as f64);
         if let Err(down) = commit(&pool, batch, per_minute) {
@@ -236,7 +236,7 @@ fn commit(pool: &Pool, batch: Vec<Item>, per_minute: u32) -> Result<(), ApiError
     };
     let batch = match shared_limit(&mut conn, batch, per_minute) {
         Ok(kept) => kept,
-        Err((batch, e)) => match db::unavailable_or_internal(&e) {
+        Err((batch, e)) => match crate::error::unavailable_or_internal(&e) {
             err @ ApiError::Unavailable { .. } => {
                 fail_all(batch, &err);
                 return if waited(&e) { Err(err) } else { Ok(()) };
@@ -259,7 +259,7 @@ fn commit(pool: &Pool, batch: Vec<Item>, per_minute: u32) -> Result<(), ApiError
     let imp_rows: Vec<NewImpression> = imps.iter().map(|(i, _)| i.clone()).collect();
     let stored = conn
         .transaction(|c| insert_batch(c, &rows, &imp_rows))
-        .map_err(|e| (db::unavailable_or_internal(&e), e));
+        .map_err(|e| (crate::error::unavailable_or_internal(&e), e));
     match stored {
         Ok(outcomes) => {
             for ((_, reply), o) in resps.into_iter().zip(outcomes) {
@@ -300,14 +300,14 @@ fn commit(pool: &Pool, batch: Vec<Item>, per_minute: u32) -> Result<(), ApiError
                 }
                 let res = res
                     .map(|mut v| v.remove(0))
-                    .map_err(|e| db::unavailable_or_internal(&e));
+                    .map_err(|e| crate::error::unavailable_or_internal(&e));
                 let _ = reply.send(res);
             }
             for (i, reply) in imps {
                 let res = conn
                     .transaction(|c| insert_batch(c, &[], std::slice::from_ref(&i)))
                     .map(|_| ())
-                    .map_err(|e| db::unavailable_or_internal(&e));
+                    .map_err(|e| crate::error::unavailable_or_internal(&e));
                 let _ = reply.send(res);
             }
         }

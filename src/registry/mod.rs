@@ -1,6 +1,7 @@
 //! Who is surveyed where: agencies, HISPs, services with their channels, and deployments of an
 //! instrument at a transaction point. Created by the admin API and by registry files.
 
+pub mod cache;
 pub mod file;
 
 use chrono::NaiveDateTime;

@@ -12,12 +12,12 @@ use chrono_tz::Tz;
 use diesel::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::upload::{csv_safe, driver_cells_static, offered_masks, UPLOAD_HEADER};
 use super::{Report, Scope};
-use crate::admin::responses::{csv_safe, driver_cells_static, offered_masks, UPLOAD_HEADER};
 use crate::db::schema::responses;
 use crate::db::{AnyConnection, Pool};
+use crate::definitions::LoadedDefs;
 use crate::fiscal::FiscalQuarter;
-use crate::survey::LoadedDefs;
 
 const PAGE: i64 = 50_000;
 

@@ -6,6 +6,7 @@ mod aggregate;
 pub mod files;
 mod html;
 pub mod seed;
+pub mod upload;
 
 use std::collections::BTreeMap;
 
@@ -16,9 +17,10 @@ use serde::Serialize;
 
 use crate::db::schema::{agencies, deployments, hisps, service_volumes, services};
 use crate::db::{AnyConnection, Pool};
+use crate::definitions::LoadedDefs;
 use crate::fiscal::FiscalQuarter;
 use crate::registry::{Agency, Deployment, Hisp, Service};
-use crate::survey::{sentiment, Instrument, LoadedDefs, Sentiment, SurveyType, DRIVERS};
+use crate::survey::{sentiment, Instrument, Sentiment, SurveyType, DRIVERS};
 pub use aggregate::Counts;
 use files::ReportError;
 

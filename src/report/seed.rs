@@ -11,10 +11,10 @@ use rand::{Rng, SeedableRng};
 
 use crate::db::schema::{impressions, responses, service_volumes};
 use crate::db::{self, AnyConnection};
+use crate::definitions::LoadedDefs;
 use crate::fiscal::FiscalQuarter;
 use crate::intake::writer::{NewImpression, NewResponse};
 use crate::registry::{self, Deployment};
-use crate::survey::LoadedDefs;
 
 pub struct SeedPlan {
     pub responses: u64,

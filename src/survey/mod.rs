@@ -1,9 +1,8 @@
 //! Survey instruments: PRA-cleared definitions loaded from `survey-defs/`, validated strictly
 //! before anything uses them.
 
-mod load;
 pub mod pra;
-mod rules;
+pub(crate) mod rules;
 pub use rules::is_slug;
 
 use std::collections::BTreeMap;
@@ -11,7 +10,6 @@ use std::collections::BTreeMap;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-pub use load::{load_dir, parse_file, DefsError, LoadedDefs, Parsed};
 pub use pra::OmbControlNumber;
 
 /// Text in every locale the instrument declares.

@@ -10,11 +10,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{Map, Value};
 
 use super::page::{self, words, FormState, SurveyForm};
+use crate::app::AppState;
 use crate::error::ApiError;
 use crate::intake::writer::{NewResponse, Stored};
 use crate::intake::{self, answers, wanted_locales, HONEYPOT_FIELD, MAX_BODY};
 use crate::registry::DeploymentView;
-use crate::startup::AppState;
 use crate::survey::{Instrument, QuestionType};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -407,7 +407,7 @@ async fn answer(
             return html(StatusCode::UNPROCESSABLE_ENTITY, page::survey_page(&f));
         }
     };
-    let m = crate::ops::metrics();
+    let m = crate::metrics::metrics();
     let honeypot = fields
         .get(HONEYPOT_FIELD)
         .is_some_and(|v| v.iter().any(|s| !s.is_empty()));

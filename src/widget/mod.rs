@@ -8,7 +8,7 @@ pub mod page;
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
 
-use crate::startup::AppState;
+use crate::app::AppState;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(assets::routes)
@@ -20,7 +20,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// Open deployments, newest first, for the demo links.
 async fn open_deployments(state: &AppState) -> Vec<(String, String)> {
     let pool = state.pool.clone();
-    crate::db::run(&pool, |c| {
+    crate::app::run(&pool, |c| {
         crate::registry::open_deployment_labels(c).map_err(crate::error::ApiError::from)
     })
     .await

@@ -1,17 +1,17 @@
 //! The `cx-survey` command line. Flags win over the environment.
 
-use secrecy::ExposeSecret;
+mod defs;
+mod invite;
+mod keys;
+mod report;
+mod serve;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use std::io::IsTerminal;
-
 use crate::configuration::Settings;
-use crate::fiscal::FiscalQuarter;
-use crate::startup::{prepare, Application};
-use crate::survey::load_dir;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -168,13 +168,13 @@ pub fn run(cli: Cli) -> ExitCode {
                 }
                 settings.bind = b;
             }
-            serve(settings)
+            serve::serve(settings)
         }
         Command::Defs {
             command: DefsCommand::Check { dir, database },
         } => {
             let dir = dir.unwrap_or(settings.survey_defs.clone());
-            defs_check(&dir, database.then_some(&settings))
+            defs::check(&dir, database.then_some(&settings))
         }
         Command::Keys {
             command:
@@ -183,10 +183,10 @@ pub fn run(cli: Cli) -> ExitCode {
                     name,
                     label,
                 },
-        } => keys_create(&settings, &agency, name.as_deref(), label.as_deref()),
+        } => keys::create(&settings, &agency, name.as_deref(), label.as_deref()),
         Command::Keys {
             command: KeysCommand::List { agency },
-        } => keys_admin(&settings, |c| {
+        } => keys::admin(&settings, |c| {
             for (id, created, revoked, label) in crate::admin::list_keys(c, &agency)? {
                 let state = revoked
                     .map(|r| format!("revoked {r}"))
@@ -200,7 +200,7 @@ pub fn run(cli: Cli) -> ExitCode {
         }),
         Command::Keys {
             command: KeysCommand::Revoke { id },
-        } => keys_admin(&settings, |c| {
+        } => keys::admin(&settings, |c| {
             crate::admin::revoke_key(c, &id)?;
             println!("revoked {id}");
             Ok(())
@@ -210,12 +210,12 @@ pub fn run(cli: Cli) -> ExitCode {
             quarter,
             hisp,
             out,
-        } => report(&settings, fiscal_year, quarter, hisp, &out),
+        } => report::report(&settings, fiscal_year, quarter, hisp, &out),
         Command::Invite {
             deployment,
             csv,
             send_now,
-        } => crate::email::cli::invite(&settings, deployment, csv, send_now),
+        } => invite::invite(&settings, deployment, csv, send_now),
         Command::Dev {
             command:
                 DevCommand::Seed {
@@ -225,7 +225,7 @@ pub fn run(cli: Cli) -> ExitCode {
                     fiscal_year,
                     quarter,
                 },
-        } => dev_seed(
+        } => report::dev_seed(
             &settings,
             responses,
             deployments,
@@ -236,208 +236,7 @@ pub fn run(cli: Cli) -> ExitCode {
     }
 }
 
-fn keys_admin(
-    settings: &Settings,
-    f: impl FnOnce(&mut crate::db::AnyConnection) -> Result<(), String>,
-) -> ExitCode {
-    let (pool, _) = match crate::db::connect_pool(settings.database_url.expose_secret(), 2, 0) {
-        Ok(p) => p,
-        Err(e) => return fail(e),
-    };
-    let mut c = match pool.get() {
-        Ok(c) => c,
-        Err(e) => return fail(e),
-    };
-    match f(&mut c) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(e),
-    }
-}
-
 pub(crate) fn fail(e: impl std::fmt::Display) -> ExitCode {
     eprintln!("{e}");
     ExitCode::FAILURE
-}
-
-fn report(
-    settings: &Settings,
-    fiscal_year: i32,
-    quarter: u8,
-    hisp: Option<String>,
-    out: &std::path::Path,
-) -> ExitCode {
-    let fq = match FiscalQuarter::new(fiscal_year, quarter) {
-        Ok(q) => q,
-        Err(e) => return fail(format!("--fiscal-year/--quarter: {e}")),
-    };
-    let (pool, _, defs) = match crate::startup::prepare_reader(settings) {
-        Ok(p) => p,
-        Err(e) => return fail(e),
-    };
-    crate::telemetry::init();
-    let scope = crate::report::Scope {
-        agency_id: None,
-        hisp,
-    };
-    let started = std::time::Instant::now();
-    match crate::report::files::write_report(&pool, &defs, fq, settings.report_tz, &scope, out) {
-        Ok(r) => {
-            let rows: i64 = r.details.iter().map(|d| d.volume_of_respondents).sum();
-            eprintln!(
-                "report FY{} Q{}: {} collections, {} deployments, {rows} responses, written to {} in {:.1} s",
-                fq.year,
-                fq.quarter,
-                r.collections.len(),
-                r.details.len(),
-                out.display(),
-                started.elapsed().as_secs_f64()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(e),
-    }
-}
-
-fn dev_seed(
-    settings: &Settings,
-    responses: u64,
-    deployments: usize,
-    impressions: f64,
-    fiscal_year: i32,
-    quarter: u8,
-) -> ExitCode {
-    let fq = match FiscalQuarter::new(fiscal_year, quarter) {
-        Ok(q) => q,
-        Err(e) => return fail(e),
-    };
-    let (pool, _, defs) = match prepare(settings) {
-        Ok(p) => p,
-        Err(e) => return fail(e),
-    };
-    let mut conn = match pool.get() {
-        Ok(c) => c,
-        Err(e) => return fail(e),
-    };
-    let bar = if std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::new(responses)
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    let plan = crate::report::seed::SeedPlan {
-        responses,
-        deployments,
-        impressions_per_response: impressions,
-        quarter: fq,
-        tz: settings.report_tz,
-    };
-    let started = std::time::Instant::now();
-    let result = crate::report::seed::seed(&mut conn, &defs, &plan, |done| {
-        bar.set_position(done);
-        if bar.is_hidden() && done % 1_000_000 == 0 {
-            eprintln!("seed: {done} of {responses} responses");
-        }
-    });
-    bar.finish_and_clear();
-    match result {
-        Ok(ids) => {
-            eprintln!(
-                "seeded {responses} responses over {} deployments in {:.1} s",
-                ids.len(),
-                started.elapsed().as_secs_f64()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(e) => fail(e),
-    }
-}
-
-fn serve(settings: Settings) -> ExitCode {
-    crate::telemetry::init();
-    let result = actix_web::rt::System::new().block_on(async move {
-        let app = Application::build(settings)
-            .await
-            .map_err(|e| e.to_string())?;
-        app.run_until_stopped().await.map_err(|e| e.to_string())
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn defs_check(dir: &std::path::Path, database: Option<&Settings>) -> ExitCode {
-    match load_dir(dir) {
-        Ok(defs) => {
-            for w in defs.expiry_warnings(chrono::Utc::now().date_naive()) {
-                eprintln!("warning: {w}");
-            }
-            if let Some(settings) = database {
-                match defs_against_database(settings, &defs) {
-                    Ok(problems) if problems.is_empty() => {}
-                    Ok(problems) => {
-                        for p in problems {
-                            println!("{p}");
-                        }
-                        return ExitCode::FAILURE;
-                    }
-                    Err(e) => {
-                        eprintln!("{e}");
-                        return ExitCode::FAILURE;
-                    }
-                }
-            }
-            let versions: usize = defs.instruments.values().map(Vec::len).sum();
-            println!(
-                "ok: {} instruments ({versions} versions), {} registry files in {}",
-                defs.instruments.len(),
-                defs.registries.len(),
-                dir.display()
-            );
-            ExitCode::SUCCESS
-        }
-        Err(errors) => {
-            for e in errors {
-                println!("{e}");
-            }
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn defs_against_database(
-    settings: &Settings,
-    defs: &crate::survey::LoadedDefs,
-) -> Result<Vec<String>, String> {
-    let (pool, _) = crate::db::connect_pool(settings.database_url.expose_secret(), 1, 0)
-        .map_err(|e| e.to_string())?;
-    let mut conn = pool.get().map_err(|e| e.to_string())?;
-    crate::registry::file::problems_against(&mut conn, defs)
-}
-
-fn keys_create(
-    settings: &Settings,
-    agency: &str,
-    name: Option<&str>,
-    label: Option<&str>,
-) -> ExitCode {
-    let result = prepare(settings)
-        .map_err(|e| e.to_string())
-        .and_then(|(pool, _, _)| {
-            let mut conn = pool.get().map_err(|e| e.to_string())?;
-            crate::admin::create_key(&mut conn, agency, name, label)
-        });
-    match result {
-        Ok(key) => {
-            eprintln!("New API key for agency {agency:?}. It is shown only once; store it in a secret manager.");
-            println!("{key}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::FAILURE
-        }
-    }
 }

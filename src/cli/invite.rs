@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::cli::fail;
+use super::fail;
 use crate::configuration::Settings;
 use crate::startup::prepare;
 
@@ -28,19 +28,19 @@ pub fn invite(
             Ok(m) => m,
             Err(e) => return fail(format!("{}: {e}", path.display())),
         };
-        if meta.len() > super::MAX_BATCH_BYTES as u64 {
+        if meta.len() > crate::email::MAX_BATCH_BYTES as u64 {
             return fail(format!(
                 "{}: the file is {} bytes; at most {} per batch (split it)",
                 path.display(),
                 meta.len(),
-                super::MAX_BATCH_BYTES
+                crate::email::MAX_BATCH_BYTES
             ));
         }
         let body = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) => return fail(format!("{}: {e}", path.display())),
         };
-        let rows = match super::parse_csv(&body) {
+        let rows = match crate::email::parse_csv(&body) {
             Ok(r) => r,
             Err(e) => return fail(problem(&path, e)),
         };
@@ -58,7 +58,7 @@ pub fn invite(
         } else {
             indicatif::ProgressBar::hidden()
         };
-        let result = super::queue_batch(&mut conn, &defs, settings, &d, rows, "", &|n| {
+        let result = crate::email::queue_batch(&mut conn, &defs, settings, &d, rows, "", &|n| {
             bar.set_position(n)
         });
         bar.finish_and_clear();
@@ -95,7 +95,7 @@ pub fn invite(
         };
         // Made and dropped inside the runtime: the SMTP pool's cleanup needs it.
         let drained = rt.block_on(async move {
-            match super::outbox::Outbox::new(pool, Arc::new(defs), settings.clone()) {
+            match crate::email::outbox::Outbox::new(pool, Arc::new(defs), settings.clone()) {
                 Ok(Some(o)) => o.drain_once().await.map_err(|e| e.to_string()),
                 Ok(None) => Err("--send-now needs CX_SMTP_URL".to_string()),
                 Err(e) => Err(e),

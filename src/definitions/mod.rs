@@ -1,5 +1,7 @@
-//! Reading `survey-defs/`: every `*.json` file is an instrument or a registry. All files are
+//! The definitions directory (`survey-defs/`): every `*.json` file is an instrument or a registry. All files are
 //! checked and every problem reported; nothing is half-loaded.
+
+pub mod store;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -8,8 +10,8 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
-use super::{rules, Instrument};
 use crate::registry::file::{self as registry_file, RegistryFile};
+use crate::survey::{rules, Instrument};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DefsError {
@@ -149,8 +151,9 @@ pub fn load_dir(dir: &Path) -> Result<LoadedDefs, Vec<DefsError>> {
     for versions in defs.instruments.values_mut() {
         versions.sort_by_key(|i| i.version);
     }
+    let all_registries: Vec<&RegistryFile> = defs.registries.iter().map(|(_, r)| r).collect();
     for (file, reg) in &defs.registries {
-        for (p, m) in registry_file::check(reg, &defs) {
+        for (p, m) in registry_file::check(reg, &all_registries, &|id| defs.current(id).is_some()) {
             errors.push(DefsError {
                 file: file.clone(),
                 path: p,
