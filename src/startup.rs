@@ -20,8 +20,15 @@ use crate::intake::writer::Writer;
 use crate::intake::{DeploymentCache, RateLimiter};
 use crate::survey::{load_dir, DefsError, Instrument, LoadedDefs};
 
+/// Connections of `AppState::export_pool`: a report takes up to three at once (one, plus two
+/// aggregating in parallel), the fourth keeps exports moving meanwhile.
+pub const EXPORT_POOL_SIZE: u32 = 4;
+
 pub struct AppState {
     pub pool: Pool,
+    /// Exports and reports read through this pool only (`EXPORT_POOL_SIZE` connections): however
+    /// many run, or however slowly their clients read, `pool` stays free for intake and admin.
+    pub export_pool: Pool,
     pub backend: Backend,
     pub defs: Arc<LoadedDefs>,
     pub settings: Settings,
@@ -124,8 +131,10 @@ impl Application {
         let public_origin = url::Url::parse(&settings.public_url)
             .map(|u| u.origin().ascii_serialization())
             .unwrap_or_default();
+        let export_pool = db::side_pool(&settings.database_url, EXPORT_POOL_SIZE)?;
         let state = web::Data::new(AppState {
             pool,
+            export_pool,
             backend,
             defs: Arc::new(defs),
             limiter: RateLimiter::new(

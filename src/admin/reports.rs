@@ -57,7 +57,7 @@ pub async fn quarterly(
     };
     let st = state.clone();
     let r =
-        web::block(move || report::build(&st.pool, &st.defs, fq, st.settings.report_tz, &scope))
+        web::block(move || report::build(&st.export_pool, &st.defs, fq, st.settings.report_tz, &scope))
             .await?
             .map_err(|e| match e {
                 report::files::ReportError::Pool(p) => ApiError::from(p),

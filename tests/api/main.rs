@@ -4,6 +4,7 @@ mod abuse;
 mod admin;
 mod definitions;
 mod email;
+mod export;
 mod intake;
 mod isolation;
 mod logs;
