@@ -9,6 +9,7 @@ mod intake;
 mod isolation;
 mod logs;
 mod ops;
+mod outbox;
 mod outage;
 mod report;
 mod scale;
