@@ -8,7 +8,7 @@ use diesel::connection::SimpleConnection;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{current_quarter, spawn_app, sub_id, Backend, TestApp};
+use crate::helpers::{current_quarter, pg_admin, spawn_app, sub_id, Backend, TestApp};
 use crate::on_both;
 
 on_both!(
@@ -185,5 +185,32 @@ async fn export_failing_at_start_is_an_error_not_an_empty_file(b: Backend) {
     assert!(r.status().is_server_error(), "{}", r.status());
     let p = crate::helpers::problem(r).await;
     assert!(p["status"].as_u64().unwrap() >= 500, "{p}");
+    assert!(export_failures(&app, "start").await > before);
+}
+
+/// PostgreSQL only: it can refuse new connections while the ones already open keep working
+/// (SQLite opens a file and cannot be made to refuse). The export pool opens its connections on
+/// demand, so with none open yet the export has no connection while the key check (on the main
+/// pool's open connection) still passes: `503` with `Retry-After`, not an empty `200`.
+#[actix_web::test]
+async fn export_without_a_connection_answers_503() {
+    let app = spawn_app(Backend::Postgres).await;
+    let _dep = app.deployment("a11-v2-thumbs").await;
+    let before = export_failures(&app, "start").await;
+    let name = app.database_name().to_string();
+    let allow = |on: bool| {
+        pg_admin()
+            .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {on}"))
+            .unwrap()
+    };
+    allow(false);
+    let r = app
+        .admin(&app.key, reqwest::Method::GET, "/api/v1/admin/responses", None)
+        .await;
+    allow(true);
+    assert_eq!(r.status(), 503);
+    assert!(r.headers().contains_key("retry-after"));
+    let p = crate::helpers::problem(r).await;
+    assert_eq!(p["status"], 503, "{p}");
     assert!(export_failures(&app, "start").await > before);
 }
