@@ -114,8 +114,7 @@ async fn stalled_exports_leave_intake_answering(b: Backend) {
     let app = spawn_app(b).await;
     let dep = app.deployment("a11-v2-thumbs").await;
     let key = seeded(&app).await;
-    let opened =
-        futures::future::join_all((0..8).map(|_| open_export(&app, &key, "csv"))).await;
+    let opened = futures::future::join_all((0..8).map(|_| open_export(&app, &key, "csv"))).await;
     for (_, head) in &opened {
         assert!(
             head.starts_with(b"HTTP/1.1 200"),
@@ -179,7 +178,12 @@ async fn export_failing_at_start_is_an_error_not_an_empty_file(b: Backend) {
     let before = export_failures(&app, "start").await;
     rename_responses(&app, "responses", "responses_gone");
     let r = app
-        .admin(&app.key, reqwest::Method::GET, "/api/v1/admin/responses", None)
+        .admin(
+            &app.key,
+            reqwest::Method::GET,
+            "/api/v1/admin/responses",
+            None,
+        )
         .await;
     rename_responses(&app, "responses_gone", "responses");
     assert!(r.status().is_server_error(), "{}", r.status());
@@ -205,7 +209,12 @@ async fn export_without_a_connection_answers_503() {
     };
     allow(false);
     let r = app
-        .admin(&app.key, reqwest::Method::GET, "/api/v1/admin/responses", None)
+        .admin(
+            &app.key,
+            reqwest::Method::GET,
+            "/api/v1/admin/responses",
+            None,
+        )
         .await;
     allow(true);
     assert_eq!(r.status(), 503);

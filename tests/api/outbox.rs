@@ -99,7 +99,8 @@ async fn slow_relay_outlasting_the_lease_still_sends_each_once(b: Backend) {
     // recorded, so every message that was going to arrive has arrived. A 21st message is a
     // failure already (and with leases stolen back and forth, all may never be recorded).
     let until = Instant::now() + Duration::from_secs(40);
-    while app.count("invitations WHERE status = 'sent'") < 20 && received.lock().unwrap().len() <= 20
+    while app.count("invitations WHERE status = 'sent'") < 20
+        && received.lock().unwrap().len() <= 20
     {
         assert!(Instant::now() < until, "the invitations were not all sent");
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
