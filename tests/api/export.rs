@@ -222,4 +222,12 @@ async fn export_without_a_connection_answers_503() {
     let p = crate::helpers::problem(r).await;
     assert_eq!(p["status"], 503, "{p}");
     assert!(export_failures(&app, "start").await > before);
+    // The OpenAPI document says so.
+    let api: serde_json::Value = app.get("/openapi.json").await.json().await.unwrap();
+    let declared = &api["paths"]["/api/v1/admin/responses"]["get"]["responses"]["503"];
+    assert!(declared["headers"]["Retry-After"].is_object(), "{declared}");
+    assert!(
+        declared["content"]["application/problem+json"].is_object(),
+        "{declared}"
+    );
 }
