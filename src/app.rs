@@ -14,6 +14,10 @@ use crate::survey::Instrument;
 
 pub struct AppState {
     pub pool: Pool,
+    /// Exports and reports read through this pool only (`startup::EXPORT_POOL_SIZE`
+    /// connections): however many run, or however slowly their clients read, `pool` stays free
+    /// for intake and admin.
+    pub export_pool: Pool,
     pub backend: Backend,
     pub defs: Arc<LoadedDefs>,
     pub settings: Settings,

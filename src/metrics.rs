@@ -14,6 +14,7 @@ pub struct Metrics {
     pub responses: IntCounterVec,
     pub writer_batch: Histogram,
     pub queue_depth: IntGauge,
+    pub export_failures: IntCounterVec,
 }
 
 /// Process-wide metrics (one registry, however many apps a test process starts).
@@ -55,11 +56,20 @@ pub fn metrics() -> &'static Metrics {
             "Intake items waiting for the writer",
         )
         .expect("metric");
+        let export_failures = IntCounterVec::new(
+            Opts::new(
+                "cx_export_failures_total",
+                "Response exports that failed: at the start (an error status) or mid-stream (the transfer was cut)",
+            ),
+            &["stage"],
+        )
+        .expect("metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(responses.clone()),
             Box::new(writer_batch.clone()),
             Box::new(queue_depth.clone()),
+            Box::new(export_failures.clone()),
         ] {
             registry.register(c).expect("register metric");
         }
@@ -69,6 +79,7 @@ pub fn metrics() -> &'static Metrics {
             responses,
             writer_batch,
             queue_depth,
+            export_failures,
         }
     })
 }

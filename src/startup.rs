@@ -22,6 +22,10 @@ use crate::intake::limit::RateLimiter;
 use crate::intake::writer::Writer;
 use crate::registry::cache::DeploymentCache;
 
+/// Connections of `AppState::export_pool`: a report takes up to three at once (one, plus two
+/// aggregating in parallel), the fourth keeps exports moving meanwhile.
+pub const EXPORT_POOL_SIZE: u32 = 4;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     #[error("survey definitions are invalid:\n{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
@@ -115,8 +119,10 @@ impl Application {
         let public_origin = url::Url::parse(&settings.public_url)
             .map(|u| u.origin().ascii_serialization())
             .unwrap_or_default();
+        let export_pool = db::side_pool(settings.database_url.expose_secret(), EXPORT_POOL_SIZE)?;
         let state = web::Data::new(AppState {
             pool,
+            export_pool,
             backend,
             defs: Arc::new(defs),
             limiter: RateLimiter::new(

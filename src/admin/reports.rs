@@ -56,13 +56,14 @@ pub async fn quarterly(
         hisp: q.hisp,
     };
     let st = state.clone();
-    let r =
-        web::block(move || report::build(&st.pool, &st.defs, fq, st.settings.report_tz, &scope))
-            .await?
-            .map_err(|e| match e {
-                report::files::ReportError::Pool(p) => ApiError::from(p),
-                report::files::ReportError::Db(d) => ApiError::from(d),
-                other => ApiError::internal(other),
-            })?;
+    let r = web::block(move || {
+        report::build(&st.export_pool, &st.defs, fq, st.settings.report_tz, &scope)
+    })
+    .await?
+    .map_err(|e| match e {
+        report::files::ReportError::Pool(p) => ApiError::from(p),
+        report::files::ReportError::Db(d) => ApiError::from(d),
+        other => ApiError::internal(other),
+    })?;
     Ok(HttpResponse::Ok().json(r))
 }

@@ -1,8 +1,12 @@
 //! Response export (CSV or JSON, streamed), triage with an audit log.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -204,12 +208,117 @@ fn json_record(r: &ResponseRow) -> serde_json::Value {
     })
 }
 
+/// Rows per keyset page: one query on a connection of the export pool, which goes back to the
+/// pool before the page is sent, so a client that reads slowly holds no connection.
+const PAGE_ROWS: i64 = 2000;
+/// How long a later page may wait for a connection of the export pool (a report can hold most
+/// of it for a while) before the export is given up and the transfer cut.
+const PAGE_WAIT: Duration = Duration::from_secs(30);
+
+/// An export that failed is logged and counted; `stage` is `start` (answered with an error
+/// status) or `stream` (the transfer is cut after its `200`).
+fn export_failed(stage: &'static str, e: &ApiError) {
+    crate::metrics::metrics()
+        .export_failures
+        .with_label_values(&[stage])
+        .inc();
+    tracing::error!(stage, error = ?e, "response export failed");
+}
+
+/// Where an export stands between two pages.
+struct Cursor {
+    state: web::Data<AppState>,
+    filter: Arc<Filter>,
+    csv: bool,
+    after: Option<(chrono::NaiveDateTime, String)>,
+    /// JSON: a record was written, so the next one needs a comma.
+    any: bool,
+    done: bool,
+}
+
+impl Cursor {
+    /// The CSV header row, or the opening of the JSON object.
+    fn head(&self) -> Vec<u8> {
+        if !self.csv {
+            return b"{\"responses\":[".to_vec();
+        }
+        let mut w = csv::Writer::from_writer(vec![]);
+        let mut h: Vec<&str> = EXPORT_COLUMNS.to_vec();
+        h.extend(UPLOAD_HEADER.iter().skip(1));
+        h.push("answers");
+        let _ = w.write_record(&h);
+        w.into_inner().unwrap_or_default()
+    }
+
+    /// Appends `rows` to `buf` and remembers where the next page starts; a short page is the
+    /// last one, and closes the JSON.
+    fn encode(&mut self, rows: &[ResponseRow], mut buf: Vec<u8>) -> web::Bytes {
+        if let Some(last) = rows.last() {
+            self.after = Some((last.submitted_at, last.id.clone()));
+        }
+        if self.csv {
+            let mut w = csv::Writer::from_writer(&mut buf);
+            for r in rows {
+                let _ = w.write_record(csv_record(&self.state, r));
+            }
+            drop(w);
+        } else {
+            for r in rows {
+                if self.any {
+                    buf.push(b',');
+                }
+                self.any = true;
+                let _ = serde_json::to_writer(&mut buf, &json_record(r));
+            }
+        }
+        self.done = (rows.len() as i64) < PAGE_ROWS;
+        if self.done && !self.csv {
+            buf.extend_from_slice(b"]}");
+        }
+        web::Bytes::from(buf)
+    }
+
+    /// Reads and encodes the next page (after `head` on the first) on a blocking thread: both
+    /// take milliseconds a page, too long for an async worker that also serves intake. `wait`
+    /// bounds the wait for a connection, which is back in the pool before the bytes are sent.
+    async fn page(mut self, head: bool, wait: Duration) -> Result<(web::Bytes, Cursor), ApiError> {
+        web::block(move || {
+            let mut c = self.state.export_pool.get_timeout(wait)?;
+            let rows = page(&mut c, &self.filter, self.after.clone(), PAGE_ROWS)?;
+            drop(c);
+            let buf = if head { self.head() } else { vec![] };
+            let bytes = self.encode(&rows, buf);
+            Ok((bytes, self))
+        })
+        .await?
+    }
+
+    /// The next page's bytes, `None` after the last; an error cuts the transfer.
+    async fn next(self) -> Result<Option<(web::Bytes, Cursor)>, ApiError> {
+        if self.done {
+            return Ok(None);
+        }
+        let (bytes, cur) = self
+            .page(false, PAGE_WAIT)
+            .await
+            .inspect_err(|e| export_failed("stream", e))?;
+        Ok(Some((bytes, cur)))
+    }
+}
+
 /// Streams every matching response of the caller's agency, oldest first.
 #[utoipa::path(get, path = "/api/v1/admin/responses", tag = "admin", security(("bearer" = [])),
     params(("deployment" = Option<String>, Query), ("fiscal_year" = Option<i32>, Query), ("quarter" = Option<u8>, Query),
            ("status" = Option<String>, Query), ("format" = Option<String>, Query, description = "csv (default) or json")),
-    responses((status = 200, description = "CSV or {\"responses\": [...]}"), (status = 404, body = crate::error::Problem),
-              (status = 422, body = crate::error::Problem)))]
+    responses((status = 200, description = "CSV or {\"responses\": [...]}, streamed (chunked). If the database fails \
+                after the first bytes the transfer is cut without its final chunk: a client sees a read error, never a \
+                complete-looking file."),
+              (status = 404, body = crate::error::Problem),
+              (status = 422, body = crate::error::Problem),
+              (status = 500, description = "The export failed before its first byte", body = crate::error::Problem),
+              (status = 503, description = "No database connection for exports (their own small pool is busy or the \
+                database is down); retry after `Retry-After` seconds", body = crate::error::Problem,
+               headers(("Retry-After" = u64, description = "Seconds to wait before retrying")))))]
 pub async fn export(
     state: web::Data<AppState>,
     key: AdminKey,
@@ -228,76 +337,30 @@ pub async fn export(
             })
             .await?;
     }
-    let (tx, rx) = tokio::sync::mpsc::channel::<web::Bytes>(4);
-    let pool = state.pool.clone();
-    let st = state.clone();
-    // Keyset pages keep memory flat however many responses match.
-    actix_web::rt::task::spawn_blocking(move || {
-        let Ok(mut conn) = pool.get() else { return };
-        let mut after = None;
-        let mut first = true;
-        let head = if csv {
-            let mut w = csv::Writer::from_writer(vec![]);
-            let mut h: Vec<&str> = EXPORT_COLUMNS.to_vec();
-            h.extend(UPLOAD_HEADER.iter().skip(1));
-            h.push("answers");
-            let _ = w.write_record(&h);
-            w.into_inner().unwrap_or_default()
-        } else {
-            b"{\"responses\":[".to_vec()
-        };
-        if tx.blocking_send(web::Bytes::from(head)).is_err() {
-            return;
-        }
-        loop {
-            let rows = match page(&mut conn, &filter, after.clone(), 2000) {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!(error = %e, "export failed mid-stream");
-                    return;
-                }
-            };
-            let Some(last) = rows.last() else { break };
-            after = Some((last.submitted_at, last.id.clone()));
-            let mut buf = vec![];
-            if csv {
-                let mut w = csv::Writer::from_writer(&mut buf);
-                for r in &rows {
-                    let _ = w.write_record(csv_record(&st, r));
-                }
-                drop(w);
-            } else {
-                for r in &rows {
-                    if !first {
-                        buf.push(b',');
-                    }
-                    first = false;
-                    let _ = serde_json::to_writer(&mut buf, &json_record(r));
-                }
-            }
-            if tx.blocking_send(web::Bytes::from(buf)).is_err() {
-                return;
-            }
-        }
-        if !csv {
-            let _ = tx.blocking_send(web::Bytes::from_static(b"]}"));
-        }
-    });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<_, actix_web::Error>(b), rx))
-    });
-    let ctype = if csv {
-        "text/csv; charset=utf-8"
-    } else {
-        "application/json"
+    let cur = Cursor {
+        state: state.clone(),
+        filter: Arc::new(filter),
+        csv,
+        after: None,
+        any: false,
+        done: false,
     };
+    // The first page is read before the status is sent: a failure there is an honest 5xx.
+    let wait = state.export_pool.connection_timeout();
+    let (first, cur) = cur
+        .page(true, wait)
+        .await
+        .inspect_err(|e| export_failed("start", e))?;
+    let rest = futures_util::stream::try_unfold(cur, Cursor::next);
+    let stream = futures_util::stream::once(async { Ok(first) }).chain(rest);
     let mut resp = HttpResponse::Ok();
-    resp.content_type(ctype);
     if csv {
-        resp.insert_header((
+        resp.content_type("text/csv; charset=utf-8").insert_header((
             "Content-Disposition",
             "attachment; filename=\"responses.csv\"",
         ));
+    } else {
+        resp.content_type("application/json");
     }
     Ok(resp.streaming(stream))
 }

@@ -309,3 +309,16 @@ pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
 }
+
+/// A second, small pool on the same database for long reads (exports, reports), so they
+/// cannot take the connections intake and admin writes need. Connections open on demand
+/// (none at start) and close again after r2d2's idle timeout; the main pool has already
+/// migrated the database and switched SQLite to WAL.
+pub fn side_pool(database_url: &str, size: u32) -> Result<Pool, DbSetupError> {
+    let url = DatabaseUrl::parse(database_url).map_err(DbSetupError::Url)?;
+    Ok(r2d2::Pool::builder()
+        .max_size(size.max(1))
+        .min_idle(Some(0))
+        .connection_timeout(Duration::from_secs(5))
+        .build_unchecked(ConnectionManager { url }))
+}

@@ -23,7 +23,8 @@ use crate::definitions::LoadedDefs;
 use crate::error::ApiError;
 use crate::registry::{self, DeploymentView};
 
-/// How long a claim holds before another worker may take the invitation over (a crash).
+/// How long a claim holds before another worker may take the invitation over (a crash). The
+/// worker renews its claims every third of it while it is still sending them.
 const LEASE: chrono::Duration = chrono::Duration::seconds(120);
 const BATCH: i64 = 500;
 const CONCURRENCY: usize = 64;
@@ -37,6 +38,8 @@ pub struct Outbox {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     /// Names this worker in its claims.
     me: String,
+    /// How long a claim holds unless renewed (`LEASE`; shorter in tests).
+    lease: chrono::Duration,
 }
 
 #[derive(QueryableByName, Debug)]
@@ -96,7 +99,14 @@ impl Outbox {
             settings,
             transport,
             me: uuid::Uuid::new_v4().to_string(),
+            lease: LEASE,
         }))
+    }
+
+    /// Claims hold `lease` instead of `LEASE` (tests use a lease shorter than a slow send).
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = chrono::Duration::from_std(lease).unwrap_or(LEASE);
+        self
     }
 
     /// Sends everything due now, batch after batch, until nothing is due.
@@ -135,10 +145,10 @@ impl Outbox {
     }
 
     async fn one_batch(&self) -> Result<Drained, ApiError> {
-        let me = self.me.clone();
+        let (me, lease) = (self.me.clone(), self.lease);
         let claimed = crate::app::run(&self.pool, move |c| {
             let now = db::now();
-            claim(c, &me, now, now + LEASE, BATCH).map_err(ApiError::from)
+            claim(c, &me, now, now + lease, BATCH).map_err(ApiError::from)
         })
         .await?;
         if claimed.is_empty() {
@@ -161,14 +171,19 @@ impl Outbox {
         })
         .await?;
         let views = &views;
-        let outcomes: Vec<(Claimed, Outcome)> = futures_util::stream::iter(claimed)
+        let sending = futures_util::stream::iter(claimed)
             .map(|c| async move {
                 let o = self.send(&c, views.get(&c.deployment_id)).await;
                 (c, o)
             })
             .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
+            .collect::<Vec<(Claimed, Outcome)>>();
+        // A batch can take longer than a lease (slow relays, 30 s timeouts): the claims are
+        // renewed until every outcome is in, so no other worker takes them over meanwhile.
+        let outcomes = tokio::select! {
+            o = sending => o,
+            never = self.keep_claims() => match never {},
+        };
         let mut d = Drained::default();
         for (_, o) in &outcomes {
             match o {
@@ -187,6 +202,23 @@ impl Outbox {
         })
         .await?;
         Ok(d)
+    }
+
+    /// Every third of a lease, extends the lease of this worker's claims that are not recorded
+    /// yet; runs until dropped. A failed renewal is logged and tried again at the next tick.
+    async fn keep_claims(&self) -> std::convert::Infallible {
+        let every = (self.lease / 3).to_std().unwrap_or(Duration::from_secs(1));
+        loop {
+            actix_web::rt::time::sleep(every).await;
+            let (me, lease) = (self.me.clone(), self.lease);
+            let renewed = crate::app::run(&self.pool, move |c| {
+                renew(c, &me, db::now() + lease).map_err(ApiError::from)
+            })
+            .await;
+            if let Err(e) = renewed {
+                tracing::warn!(error = %e, "could not renew the outbox lease");
+            }
+        }
     }
 
     async fn send(&self, c: &Claimed, view: Option<&DeploymentView>) -> Outcome {
@@ -288,6 +320,18 @@ fn claim(
         .bind::<Timestamp, _>(now)
         .bind::<BigInt, _>(limit)
         .load::<Claimed>(c)
+}
+
+/// Extends to `until` the lease of every invitation `me` claimed and has not recorded yet.
+fn renew(c: &mut AnyConnection, me: &str, until: NaiveDateTime) -> QueryResult<usize> {
+    use invitations::dsl as i;
+    diesel::update(
+        invitations::table
+            .filter(i::claimed_by.eq(me))
+            .filter(i::status.eq("sending")),
+    )
+    .set(i::claimed_until.eq(Some(until)))
+    .execute(c)
 }
 
 fn record(
