@@ -560,8 +560,9 @@ pub async fn submit_response(
 /// Counts one showing of the survey toward `volume_of_customers_provided_survey_opportunity`.
 #[utoipa::path(post, path = "/api/v1/deployments/{id}/impressions", tag = "public",
     params(("id" = String, Path, description = "Deployment id")),
-    responses((status = 204, description = "Recorded"), (status = 404, body = crate::error::Problem),
-              (status = 410, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
+    responses((status = 204, description = "Recorded"), (status = 403, body = crate::error::Problem),
+              (status = 404, body = crate::error::Problem), (status = 410, body = crate::error::Problem),
+              (status = 429, body = crate::error::Problem)))]
 pub async fn record_impression(
     state: web::Data<AppState>,
     req: HttpRequest,
