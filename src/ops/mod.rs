@@ -1,6 +1,7 @@
 //! Operations endpoints: health probes and metrics (`health`), and the OpenAPI document
-//! (`openapi`).
+//! (`openapi`) with its browser (`docs`).
 
+pub mod docs;
 pub mod health;
 pub mod openapi;
 
@@ -10,5 +11,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(health::metrics_text))
-        .route("/openapi.json", web::get().to(openapi::openapi));
+        .route("/openapi.json", web::get().to(openapi::openapi))
+        .route("/api/docs", web::get().to(docs::redirect))
+        .route("/api/docs/{tail:.*}", web::get().to(docs::file));
 }

@@ -34,7 +34,7 @@ fn missing() -> Option<String> {
     None
 }
 
-fn run(backend: &str, database_url: &str) {
+fn run(script: &str, backend: &str, database_url: &str) {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(what) = missing() {
         if std::env::var_os("CI").is_some() {
@@ -45,13 +45,16 @@ fn run(backend: &str, database_url: &str) {
     }
     let shots = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("screenshots/{backend}"));
     let status = Command::new("node")
-        .arg(here().join("widget.spec.mjs"))
+        .arg(here().join(script))
         .env("CX_BIN", env!("CARGO_BIN_EXE_cx-survey"))
         .env("DATABASE_URL", database_url)
         .env("CX_SCREENSHOTS", &shots)
         .status()
         .expect("run node");
-    assert!(status.success(), "browser checks failed on {backend}");
+    assert!(
+        status.success(),
+        "browser checks ({script}) failed on {backend}"
+    );
     eprintln!("screenshots: {}", shots.display());
 }
 
@@ -59,8 +62,21 @@ fn run(backend: &str, database_url: &str) {
 fn sqlite() {
     let dir = tempfile::tempdir().unwrap();
     run(
+        "widget.spec.mjs",
         "sqlite",
         &format!("sqlite://{}", dir.path().join("browser.db").display()),
+    );
+}
+
+/// The API browser renders under the CSP, with no console error and nothing fetched from
+/// outside (the storage backend does not matter to it).
+#[test]
+fn api_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    run(
+        "apidocs.spec.mjs",
+        "sqlite",
+        &format!("sqlite://{}", dir.path().join("docs.db").display()),
     );
 }
 
@@ -75,6 +91,10 @@ fn postgres() {
     admin
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .unwrap();
-    run("postgres", &format!("{base}/{name}?sslmode=disable"));
+    run(
+        "widget.spec.mjs",
+        "postgres",
+        &format!("{base}/{name}?sslmode=disable"),
+    );
     let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
 }
