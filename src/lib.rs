@@ -9,6 +9,7 @@ pub mod db;
 pub mod email;
 pub mod error;
 pub mod fiscal;
+pub mod healthcheck;
 pub mod intake;
 pub mod ops;
 pub mod registry;

@@ -86,7 +86,11 @@ fn defs_check_refuses_registry_references_across_agencies() {
         dir.path(),
         &[("reg.json".into(), reg), ("other.json".into(), other)],
     );
-    let out = cx().args(["defs", "check"]).arg(dir.path()).output().unwrap();
+    let out = cx()
+        .args(["defs", "check"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     for want in [
