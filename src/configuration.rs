@@ -38,6 +38,9 @@ pub struct Settings {
     /// `smtp://`, `smtps://` or `smtp://…?tls=required` (STARTTLS), with `user:pass@` for auth;
     /// without it invitations are queued but not sent.
     pub smtp_url: Option<SecretString>,
+    /// `CX_SMTP_CA_FILE`: an extra root (PEM) trusted for the SMTP server's certificate, besides
+    /// the system's trust store (an agency relay under the Federal PKI or an internal CA).
+    pub smtp_ca: Option<lettre::transport::smtp::client::Certificate>,
     /// The `From` of invitation emails.
     pub mail_from: String,
     /// A recipient invited in the last this many days is skipped.
@@ -109,6 +112,14 @@ impl Settings {
             smtp_url: get("CX_SMTP_URL")
                 .filter(|s| !s.trim().is_empty())
                 .map(SecretString::from),
+            smtp_ca: get("CX_SMTP_CA_FILE")
+                .filter(|s| !s.trim().is_empty())
+                .map(|path| load_ca_file(&path))
+                .transpose()
+                .map_err(|problem| SettingsError {
+                    name: "CX_SMTP_CA_FILE",
+                    problem,
+                })?,
             mail_from: get("CX_MAIL_FROM").unwrap_or_else(|| "cx-survey@localhost".into()),
             invite_cap_days: parse_num("CX_INVITE_CAP_DAYS", 30)? as i64,
             invite_ttl_days: parse_num("CX_INVITE_TTL_DAYS", 30)?.max(1) as i64,
@@ -119,6 +130,25 @@ impl Settings {
             demo: matches!(get("CX_DEMO").as_deref(), Some("1" | "true" | "yes")),
         })
     }
+}
+
+/// Reads and checks a PEM root certificate file: a file that cannot be read, holds no
+/// certificate or one that TLS would refuse stops start-up instead of failing at the first send.
+fn load_ca_file(path: &str) -> Result<lettre::transport::smtp::client::Certificate, String> {
+    use lettre::transport::smtp::client::{Certificate, TlsParameters};
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+        return Err(format!(
+            "{path} holds no PEM certificate (-----BEGIN CERTIFICATE-----)"
+        ));
+    }
+    let cert =
+        Certificate::from_pem(&pem).map_err(|e| format!("{path}: not a PEM certificate: {e}"))?;
+    TlsParameters::builder("localhost".into())
+        .add_root_certificate(cert.clone())
+        .build()
+        .map_err(|e| format!("{path}: not usable as a root certificate: {e}"))?;
+    Ok(cert)
 }
 
 #[cfg(test)]
@@ -151,5 +181,29 @@ mod tests {
         }
         // Still useful for debugging: the rest is there.
         assert!(format!("{settings:?}").contains("America/New_York"));
+    }
+
+    #[test]
+    fn smtp_ca_file_must_hold_a_usable_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let garbage = dir.path().join("garbage.pem");
+        std::fs::write(&garbage, "not a certificate\n").unwrap();
+        let broken = dir.path().join("broken.pem");
+        std::fs::write(
+            &broken,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        let missing = dir.path().join("missing.pem");
+        for path in [&garbage, &broken, &missing] {
+            let path = path.display().to_string();
+            let err = Settings::from_lookup(|k| (k == "CX_SMTP_CA_FILE").then(|| path.clone()))
+                .unwrap_err();
+            assert_eq!(err.name, "CX_SMTP_CA_FILE");
+            assert!(err.problem.contains(&path), "{err}");
+        }
+        let good = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/tls/ca.pem");
+        let s = Settings::from_lookup(|k| (k == "CX_SMTP_CA_FILE").then(|| good.into())).unwrap();
+        assert!(s.smtp_ca.is_some());
     }
 }

@@ -11,6 +11,7 @@ pub mod definitions;
 pub mod email;
 pub mod error;
 pub mod fiscal;
+pub mod healthcheck;
 pub mod intake;
 pub mod metrics;
 pub mod ops;

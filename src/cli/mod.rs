@@ -76,6 +76,13 @@ pub enum Command {
         #[arg(long)]
         send_now: bool,
     },
+    /// Probe a running server's `/readyz` (for a container HEALTHCHECK or a probe): exit 0 if
+    /// it answers 200 within 3 seconds, 1 otherwise
+    Healthcheck {
+        /// Server to probe (default: http:// + CX_BIND, an unspecified address probed on loopback)
+        #[arg(long)]
+        url: Option<String>,
+    },
     /// Developer tools
     Dev {
         #[command(subcommand)]
@@ -144,6 +151,10 @@ pub enum KeysCommand {
 }
 
 pub fn run(cli: Cli) -> ExitCode {
+    // Needs no configuration beyond CX_BIND: a probe must not fail on an unrelated setting.
+    if let Command::Healthcheck { url } = &cli.command {
+        return crate::healthcheck::run(url.as_deref());
+    }
     let mut settings = match Settings::from_env() {
         Ok(s) => s,
         Err(e) => {
@@ -216,6 +227,7 @@ pub fn run(cli: Cli) -> ExitCode {
             csv,
             send_now,
         } => invite::invite(&settings, deployment, csv, send_now),
+        Command::Healthcheck { .. } => unreachable!("handled above"),
         Command::Dev {
             command:
                 DevCommand::Seed {

@@ -88,8 +88,14 @@ impl Outbox {
         if settings.secret.is_none() {
             return Err("CX_SMTP_URL is set but CX_SECRET is not: invitations need it".into());
         }
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&url)
-            .map_err(|e| format!("CX_SMTP_URL: {e}"))?
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(&url)
+            .map_err(|e| format!("CX_SMTP_URL: {e}"))?;
+        if let Some(ca) = &settings.smtp_ca {
+            if let Some(tls) = tls_with_extra_root(&url, ca)? {
+                builder = builder.tls(tls);
+            }
+        }
+        let transport = builder
             .pool_config(PoolConfig::new().max_size(CONCURRENCY as u32))
             .timeout(Some(Duration::from_secs(30)))
             .build();
@@ -389,6 +395,33 @@ fn record(
             };
         }
         Ok(())
+    })
+}
+
+/// The TLS mode `CX_SMTP_URL` asks for (as lettre's `from_url` reads it), verified against the
+/// system's trust store plus `CX_SMTP_CA_FILE`; `None` for plain `smtp://` (no TLS to verify).
+fn tls_with_extra_root(
+    url: &str,
+    ca: &lettre::transport::smtp::client::Certificate,
+) -> Result<Option<lettre::transport::smtp::client::Tls>, String> {
+    use lettre::transport::smtp::client::{Tls, TlsParameters};
+    let parsed = url::Url::parse(url).map_err(|e| format!("CX_SMTP_URL: {e}"))?;
+    let host = parsed.host_str().unwrap_or_default().to_string();
+    let params = || {
+        TlsParameters::builder(host.clone())
+            .add_root_certificate(ca.clone())
+            .build()
+            .map_err(|e| format!("CX_SMTP_CA_FILE: {e}"))
+    };
+    let tls = parsed
+        .query_pairs()
+        .find(|(k, _)| k == "tls")
+        .map(|(_, v)| v.into_owned());
+    Ok(match (parsed.scheme(), tls.as_deref()) {
+        ("smtps", _) => Some(Tls::Wrapper(params()?)),
+        ("smtp", Some("required")) => Some(Tls::Required(params()?)),
+        ("smtp", Some("opportunistic")) => Some(Tls::Opportunistic(params()?)),
+        _ => None,
     })
 }
 

@@ -20,7 +20,7 @@ use actix_web::HttpRequest;
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 use governor::{clock::Clock, DefaultKeyedRateLimiter, Quota};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use ipnet::IpNet;
 use sha2::Sha256;
 

@@ -50,21 +50,28 @@ impl Smtp {
     }
 
     fn start(&mut self) {
+        self.start_with(&[]);
+    }
+
+    /// Starts it with extra aiosmtpd arguments (`--smtpscert`, …).
+    fn start_with(&mut self, extra: &[&std::ffi::OsStr]) {
         let child = Command::new(python())
             .args(["-m", "aiosmtpd", "-n", "-l"])
             .arg(format!("127.0.0.1:{}", self.port))
+            .args(extra)
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
             .arg(&self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("aiosmtpd is required for the email tests (pip install aiosmtpd; set CX_TEST_SMTP_PYTHON)");
+            .expect("the email tests need aiosmtpd: run them with scripts/test, which installs it");
         self.child = Some(child);
         let until = Instant::now() + Duration::from_secs(10);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(
                 Instant::now() < until,
-                "aiosmtpd did not start (is it installed?)"
+                "aiosmtpd did not start: run the tests with scripts/test, which installs it \
+                 (or set CX_TEST_SMTP_PYTHON to a Python that has aiosmtpd)"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -766,4 +773,63 @@ async fn cli_names_the_physical_line_after_a_multi_line_cell(b: Backend) {
         out.contains("good.csv:6: skipped (c-3): duplicate recipient in this batch"),
         "{out}"
     );
+}
+
+/// An agency relay whose certificate comes from the agency's own CA (SMTPS): without
+/// `CX_SMTP_CA_FILE` the certificate is refused and nothing is delivered; with it, the same relay
+/// gets the message. The CA and the server certificate are test fixtures (tests/fixtures/tls).
+#[actix_web::test]
+async fn smtps_relay_trusted_through_cx_smtp_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+    let (cert, key) = (tls.join("server.pem"), tls.join("server.key"));
+    let mut smtp = Smtp::new(dir.path());
+    smtp.start_with(&[
+        "--smtpscert".as_ref(),
+        cert.as_os_str(),
+        "--smtpskey".as_ref(),
+        key.as_os_str(),
+    ]);
+    let url = format!("smtps://localhost:{}", smtp.port);
+    let one = json!([{"email": "relay@example.gov", "transaction_id": "case-tls"}]);
+
+    let untrusted = spawn_with(
+        Backend::Sqlite,
+        Options {
+            smtp_url: Some(url.clone()),
+            ..Default::default()
+        },
+    )
+    .await;
+    let dep = untrusted.deployment("a11-v2-thumbs").await;
+    assert_eq!(invite(&untrusted, &dep, one.clone()).await.status(), 202);
+    assert!(
+        smtp.wait_for(1, 3).await.is_empty(),
+        "delivered to a relay whose CA is not trusted"
+    );
+    untrusted.handle.stop(true).await;
+
+    let ca = tls.join("ca.pem").display().to_string();
+    let settings = cx_survey::configuration::Settings::from_lookup(|k| {
+        (k == "CX_SMTP_CA_FILE").then(|| ca.clone())
+    })
+    .unwrap();
+    let trusted = spawn_with(
+        Backend::Sqlite,
+        Options {
+            smtp_url: Some(url),
+            smtp_ca: settings.smtp_ca,
+            ..Default::default()
+        },
+    )
+    .await;
+    let dep = trusted.deployment("a11-v2-thumbs").await;
+    assert_eq!(invite(&trusted, &dep, one).await.status(), 202);
+    let raw = smtp.wait_for(1, 20).await;
+    assert_eq!(
+        raw.len(),
+        1,
+        "not delivered over SMTPS with CX_SMTP_CA_FILE"
+    );
+    assert!(parse(&raw[0]).to.contains("relay@example.gov"));
 }

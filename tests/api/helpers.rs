@@ -88,6 +88,8 @@ pub struct Options {
     pub extra_defs: Vec<(String, Value)>,
     /// `CX_SMTP_URL` for the email outbox (none: invitations wait in the queue).
     pub smtp_url: Option<String>,
+    /// `CX_SMTP_CA_FILE`, read.
+    pub smtp_ca: Option<lettre::transport::smtp::client::Certificate>,
     /// `CX_TRUSTED_PROXIES`.
     pub trusted_proxies: &'static str,
     /// `CX_DEMO`.
@@ -145,6 +147,7 @@ pub async fn spawn_with(backend: Backend, opts: Options) -> TestApp {
     let database_url = fresh_database(backend, dir.path());
     let mut settings = settings_for(&database_url, &defs_dir, opts.rate_limit);
     settings.smtp_url = opts.smtp_url.map(Into::into);
+    settings.smtp_ca = opts.smtp_ca;
     settings.trusted_proxies =
         cx_survey::intake::limit::parse_trusted(opts.trusted_proxies).unwrap();
     settings.demo = opts.demo;

@@ -71,3 +71,61 @@ async fn graceful_shutdown_commits_in_flight_responses(b: Backend) {
     // Every acknowledged response is committed; nothing unacknowledged slipped in.
     assert_eq!(app.responses(), created);
 }
+
+/// Runs the `cx-survey` binary off the test's runtime thread (the server under test answers on it).
+async fn cx_survey(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cx-survey"));
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    actix_web::rt::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// `cx-survey healthcheck` (the Dockerfile's HEALTHCHECK): 0 against a ready server, whether
+/// given `--url` or only `CX_BIND` (`0.0.0.0` probed on loopback); 1 where nothing listens.
+#[actix_web::test]
+async fn healthcheck_exit_codes() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let out = cx_survey(&["healthcheck", "--url", &app.address], &[]).await;
+    assert!(out.status.success(), "{out:?}");
+    let port = app.address.rsplit(':').next().unwrap();
+    let out = cx_survey(&["healthcheck"], &[("CX_BIND", &format!("0.0.0.0:{port}"))]).await;
+    assert!(out.status.success(), "{out:?}");
+
+    let closed = format!("127.0.0.1:{}", free_port());
+    let out = cx_survey(&["healthcheck"], &[("CX_BIND", &closed)]).await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("not ready: "), "{err}");
+    // A server that answers, but not 200 (no /readyz there): not ready either.
+    let out = cx_survey(&["healthcheck", "--url", &app.url("/nope")], &[]).await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+}
+
+/// A CX_SMTP_CA_FILE that is not a certificate stops start-up as a configuration error (exit
+/// 2) naming the variable, before anything is opened.
+#[actix_web::test]
+async fn bad_smtp_ca_file_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("relay-ca.pem");
+    std::fs::write(&bad, "this is not a certificate").unwrap();
+    let db = format!("sqlite://{}", dir.path().join("x.db").display());
+    let out = cx_survey(
+        &["serve", "--bind", "127.0.0.1:0"],
+        &[
+            ("CX_SMTP_CA_FILE", bad.to_str().unwrap()),
+            ("DATABASE_URL", &db),
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("configuration error: CX_SMTP_CA_FILE: ") && err.contains("relay-ca.pem"),
+        "{err}"
+    );
+    assert!(!dir.path().join("x.db").exists(), "start-up went on");
+}
