@@ -3,6 +3,9 @@
 //!
 //! Requests read like the API: `app.as_agency(&key).patch(path, body)` for the admin API as one
 //! agency, `app.answer(dep, json!({"trust": 1}))` for a respondent's answer.
+//!
+//! `TEST_LOG=1 cargo test --test api NAME` shows the server's log beside a failing test's output
+//! (`RUST_LOG` filters it, default `info`).
 
 use std::path::{Path, PathBuf};
 
@@ -141,7 +144,23 @@ pub fn settings_for(database_url: &str, defs: &Path, rate_limit: u32) -> Setting
     s
 }
 
+/// With `TEST_LOG` set, prints the server's log through the test harness (shown for a failing
+/// test, or for all with `--nocapture`); without it, the tests stay quiet.
+fn init_test_log() {
+    if std::env::var_os("TEST_LOG").is_none() {
+        return;
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Already installed by an earlier test of this binary: keep it.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
 pub async fn spawn_with(backend: Backend, opts: Options) -> TestApp {
+    init_test_log();
     let dir = tempfile::tempdir().unwrap();
     let defs_dir = dir.path().join("defs");
     write_defs(&defs_dir, &opts.extra_defs);
