@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::helpers::{spawn_app, spawn_with, sub_id, Backend, Options};
+use crate::helpers::{spawn_app, spawn_with, Backend, Options};
 use crate::on_both;
 
 on_both!(oversized_and_slow_requests_are_cut_off);
@@ -79,12 +79,7 @@ async fn oversized_and_slow_requests_are_cut_off(b: Backend) {
     let dep = limited.deployment("a11-v2-thumbs").await;
     let mut codes = vec![];
     for _ in 0..20 {
-        let r = limited
-            .submit(
-                &dep,
-                json!({"submission_id": sub_id(), "answers": {"trust": 1}}),
-            )
-            .await;
+        let r = limited.answer(&dep, json!({"trust": 1})).await;
         codes.push(r.status().as_u16());
     }
     assert_eq!(codes.iter().filter(|c| **c == 201).count(), 5, "{codes:?}");
@@ -117,11 +112,10 @@ async fn every_html_page_carries_the_security_headers(b: Backend) {
     let dep = app.deployment("a11-v2-thumbs").await;
     let closed = app.deployment("a11-v2-likert").await;
     let r = app
-        .admin(
-            &app.key,
-            reqwest::Method::PATCH,
+        .as_agency(&app.key)
+        .patch(
             &format!("/api/v1/admin/deployments/{closed}"),
-            Some(json!({"status": "closed"})),
+            json!({"status": "closed"}),
         )
         .await;
     assert_eq!(r.status(), 200);

@@ -3,7 +3,6 @@
 //! the thank-you page after a link answer reveals nothing reusable.
 
 use diesel::prelude::*;
-use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, sub_id, Backend, TestApp};
@@ -16,11 +15,10 @@ on_both!(
 
 async fn invite(app: &TestApp, key: &str, dep: &str, email: &str, tx: &str) -> Value {
     let r = app
-        .admin(
-            key,
-            Method::POST,
+        .as_agency(key)
+        .post(
             &format!("/api/v1/admin/deployments/{dep}/invitations"),
-            Some(json!([{"email": email, "transaction_id": tx}])),
+            json!([{"email": email, "transaction_id": tx}]),
         )
         .await;
     assert_eq!(r.status(), 202);
@@ -99,30 +97,23 @@ async fn invitation_deployments_answer_only_through_links(b: Backend) {
     let app = spawn_app(b).await;
     let dep = app.deployment("a11-v2-thumbs").await;
     let r = app
-        .admin(
-            &app.key,
-            Method::PATCH,
+        .as_agency(&app.key)
+        .patch(
             &format!("/api/v1/admin/deployments/{dep}"),
-            Some(json!({"access": "sometimes"})),
+            json!({"access": "sometimes"}),
         )
         .await;
     assert_eq!(r.status(), 422);
     let r = app
-        .admin(
-            &app.key,
-            Method::PATCH,
+        .as_agency(&app.key)
+        .patch(
             &format!("/api/v1/admin/deployments/{dep}"),
-            Some(json!({"access": "invitation"})),
+            json!({"access": "invitation"}),
         )
         .await;
     assert_eq!(r.status(), 200);
     // Anonymous answers: the API (with and without Origin), the hosted page and its form.
-    let r = app
-        .submit(
-            &dep,
-            json!({"submission_id": sub_id(), "answers": {"trust": 1}}),
-        )
-        .await;
+    let r = app.answer(&dep, json!({"trust": 1})).await;
     assert_eq!(r.status(), 403);
     let p: Value = r.json().await.unwrap();
     assert!(p["detail"].as_str().unwrap().contains("invitation"), "{p}");

@@ -1,6 +1,5 @@
 //! Admin API: keys, structure, triage with audit, export, volumes and paper/phone import.
 
-use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
@@ -40,11 +39,7 @@ async fn keys_rotate_revoked_key_stops_working(b: Backend) {
     }
     let get = |k: String| {
         let app = &app;
-        async move {
-            app.admin(&k, reqwest::Method::GET, "/api/v1/admin/hisps", None)
-                .await
-                .status()
-        }
+        async move { app.as_agency(&k).get("/api/v1/admin/hisps").await.status() }
     };
     assert_eq!(get(app.key.clone()).await, 401);
     assert_eq!(get(new).await, 200);
@@ -61,12 +56,11 @@ async fn admin_requires_a_valid_key(b: Backend) {
     assert_eq!(r.status(), 401);
     problem(r).await;
     let r = app
-        .admin("cxs_not-a-key", Method::GET, "/api/v1/admin/hisps", None)
+        .as_agency("cxs_not-a-key")
+        .get("/api/v1/admin/hisps")
         .await;
     assert_eq!(r.status(), 401);
-    let r = app
-        .admin(&app.key, Method::GET, "/api/v1/admin/hisps", None)
-        .await;
+    let r = app.as_agency(&app.key).get("/api/v1/admin/hisps").await;
     assert_eq!(r.status(), 200);
     // Only the hash is stored.
     #[derive(diesel::QueryableByName)]
@@ -88,7 +82,7 @@ async fn structure_bad_inputs(b: Backend) {
     let app = spawn_app(b).await;
     let post = |path: &'static str, body: Value| {
         let app = &app;
-        async move { app.admin(&app.key, Method::POST, path, Some(body)).await }
+        async move { app.as_agency(&app.key).post(path, body).await }
     };
     let cases: Vec<(&str, Value, u16, &str)> = vec![
         (
@@ -217,7 +211,8 @@ async fn deployments_list_and_patch(b: Backend) {
     let app = spawn_app(b).await;
     let dep = app.deployment("a11-v2-likert").await;
     let list: Value = app
-        .admin(&app.key, Method::GET, "/api/v1/admin/deployments", None)
+        .as_agency(&app.key)
+        .get("/api/v1/admin/deployments")
         .await
         .json()
         .await
@@ -229,21 +224,16 @@ async fn deployments_list_and_patch(b: Backend) {
     assert_eq!(d["allowed_origins"], json!(["https://www.example.gov"]));
     let path = format!("/api/v1/admin/deployments/{dep}");
     let r = app
-        .admin(
-            &app.key,
-            Method::PATCH,
-            &path,
-            Some(json!({"status": "paused"})),
-        )
+        .as_agency(&app.key)
+        .patch(&path, json!({"status": "paused"}))
         .await;
     assert_eq!(r.status(), 422);
     assert_eq!(fields(&problem(r).await), vec!["status"]);
     let r = app
-        .admin(
-            &app.key,
-            Method::PATCH,
+        .as_agency(&app.key)
+        .patch(
             &path,
-            Some(json!({"allowed_origins": ["https://new.example.gov/"]})),
+            json!({"allowed_origins": ["https://new.example.gov/"]}),
         )
         .await;
     assert_eq!(r.status(), 200);
@@ -254,9 +244,7 @@ async fn deployments_list_and_patch(b: Backend) {
 }
 
 async fn submit_one(app: &TestApp, dep: &str, answers: Value) -> String {
-    let r = app
-        .submit(dep, json!({"submission_id": sub_id(), "answers": answers}))
-        .await;
+    let r = app.answer(dep, answers).await;
     assert_eq!(r.status(), 201);
     r.json::<Value>().await.unwrap()["id"]
         .as_str()
@@ -270,22 +258,14 @@ async fn triage_is_audited_and_validated(b: Backend) {
     let id = submit_one(&app, &dep, json!({"trust": 1})).await;
     let path = format!("/api/v1/admin/responses/{id}");
     let r = app
-        .admin(
-            &app.key,
-            Method::PATCH,
-            &path,
-            Some(json!({"status": "junk"})),
-        )
+        .as_agency(&app.key)
+        .patch(&path, json!({"status": "junk"}))
         .await;
     assert_eq!(r.status(), 422);
     assert_eq!(fields(&problem(r).await), vec!["status"]);
     let r = app
-        .admin(
-            &app.key,
-            Method::PATCH,
-            &path,
-            Some(json!({"status": "spam"})),
-        )
+        .as_agency(&app.key)
+        .patch(&path, json!({"status": "spam"}))
         .await;
     assert_eq!(r.status(), 200);
     assert_eq!(
@@ -293,16 +273,13 @@ async fn triage_is_audited_and_validated(b: Backend) {
         json!({"id": id, "status": "spam", "previous_status": "counted"})
     );
     let r = app
-        .admin(
-            &app.key,
-            Method::PATCH,
-            &path,
-            Some(json!({"status": "counted"})),
-        )
+        .as_agency(&app.key)
+        .patch(&path, json!({"status": "counted"}))
         .await;
     assert_eq!(r.status(), 200);
     let audit: Value = app
-        .admin(&app.key, Method::GET, &format!("{path}/audit"), None)
+        .as_agency(&app.key)
+        .get(&format!("{path}/audit"))
         .await
         .json()
         .await
@@ -313,11 +290,10 @@ async fn triage_is_audited_and_validated(b: Backend) {
     assert_eq!(entries[0]["to_status"], "spam");
     assert_eq!(entries[1]["to_status"], "counted");
     let r = app
-        .admin(
-            &app.key,
-            Method::PATCH,
+        .as_agency(&app.key)
+        .patch(
             &format!("/api/v1/admin/responses/{}", uuid::Uuid::new_v4()),
-            Some(json!({"status": "spam"})),
+            json!({"status": "spam"}),
         )
         .await;
     assert_eq!(r.status(), 404);
@@ -334,12 +310,10 @@ async fn export_csv_is_injection_safe_and_filterable(b: Backend) {
     .await;
     submit_one(&app, &dep, json!({"trust": 1, "comments": "@SUM(1)"})).await;
     let r = app
-        .admin(
-            &app.key,
-            Method::GET,
-            &format!("/api/v1/admin/responses?deployment={dep}&format=csv"),
-            None,
-        )
+        .as_agency(&app.key)
+        .get(&format!(
+            "/api/v1/admin/responses?deployment={dep}&format=csv"
+        ))
         .await;
     assert_eq!(r.status(), 200);
     assert!(r.headers()["content-type"]
@@ -366,30 +340,22 @@ async fn export_csv_is_injection_safe_and_filterable(b: Backend) {
     // The current quarter holds both; last fiscal year none.
     let fq = current_quarter();
     let j: Value = app
-        .admin(
-            &app.key,
-            Method::GET,
-            &format!(
-                "/api/v1/admin/responses?fiscal_year={}&quarter={}&format=json",
-                fq.year, fq.quarter
-            ),
-            None,
-        )
+        .as_agency(&app.key)
+        .get(&format!(
+            "/api/v1/admin/responses?fiscal_year={}&quarter={}&format=json",
+            fq.year, fq.quarter
+        ))
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(j["responses"].as_array().unwrap().len(), 2);
     let j: Value = app
-        .admin(
-            &app.key,
-            Method::GET,
-            &format!(
-                "/api/v1/admin/responses?fiscal_year={}&format=json",
-                fq.year - 1
-            ),
-            None,
-        )
+        .as_agency(&app.key)
+        .get(&format!(
+            "/api/v1/admin/responses?fiscal_year={}&format=json",
+            fq.year - 1
+        ))
         .await
         .json()
         .await
@@ -402,12 +368,8 @@ async fn export_csv_is_injection_safe_and_filterable(b: Backend) {
         ("status=lost", "status"),
     ] {
         let r = app
-            .admin(
-                &app.key,
-                Method::GET,
-                &format!("/api/v1/admin/responses?{q}"),
-                None,
-            )
+            .as_agency(&app.key)
+            .get(&format!("/api/v1/admin/responses?{q}"))
             .await;
         assert_eq!(r.status(), 422, "{q}");
         assert_eq!(fields(&problem(r).await), vec![field], "{q}");
@@ -418,7 +380,8 @@ async fn volumes_are_stored_per_quarter(b: Backend) {
     let app = spawn_app(b).await;
     app.deployment("a11-v2-thumbs").await;
     let list: Value = app
-        .admin(&app.key, Method::GET, "/api/v1/admin/services", None)
+        .as_agency(&app.key)
+        .get("/api/v1/admin/services")
         .await
         .json()
         .await
@@ -426,20 +389,18 @@ async fn volumes_are_stored_per_quarter(b: Backend) {
     let svc = list["services"][0]["slug"].as_str().unwrap().to_string();
     let path = format!("/api/v1/admin/services/{svc}/volumes/2026/2");
     let r = app
-        .admin(
-            &app.key,
-            Method::PUT,
+        .as_agency(&app.key)
+        .put(
             &path,
-            Some(json!({"channel": "website", "volume_of_customers": 120000})),
+            json!({"channel": "website", "volume_of_customers": 120000}),
         )
         .await;
     assert_eq!(r.status(), 200);
     let r = app
-        .admin(
-            &app.key,
-            Method::PUT,
+        .as_agency(&app.key)
+        .put(
             &path,
-            Some(json!({"channel": "website", "volume_of_customers": 125000})),
+            json!({"channel": "website", "volume_of_customers": 125000}),
         )
         .await;
     assert_eq!(
@@ -470,9 +431,7 @@ async fn volumes_are_stored_per_quarter(b: Backend) {
         ),
         (path.clone(), json!({"channel": "website"}), "body"),
     ] {
-        let r = app
-            .admin(&app.key, Method::PUT, &p, Some(body.clone()))
-            .await;
+        let r = app.as_agency(&app.key).put(&p, body.clone()).await;
         assert_eq!(r.status(), 422, "{p} {body}");
         assert!(
             fields(&problem(r).await).contains(&field.to_string()),
@@ -480,11 +439,10 @@ async fn volumes_are_stored_per_quarter(b: Backend) {
         );
     }
     let r = app
-        .admin(
-            &app.key,
-            Method::PUT,
+        .as_agency(&app.key)
+        .put(
             "/api/v1/admin/services/nope/volumes/2026/2",
-            Some(json!({"channel": "website", "volume_of_customers": 1})),
+            json!({"channel": "website", "volume_of_customers": 1}),
         )
         .await;
     assert_eq!(r.status(), 404);
@@ -493,33 +451,18 @@ async fn volumes_are_stored_per_quarter(b: Backend) {
 
 const HEADER: &str = "external_id,question_1,positive_effectiveness,positive_ease,positive_efficiency,positive_transparency,positive_humanity,positive_employee,positive_other,negative_effectiveness,negative_ease,negative_efficiency,negative_transparency,negative_humanity,negative_employee,negative_other,question_4,submitted_at";
 
-async fn import(app: &TestApp, dep: &str, csv: String) -> reqwest::Response {
-    app.client
-        .post(app.url(&format!("/api/v1/admin/deployments/{dep}/responses/import")))
-        .bearer_auth(&app.key)
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn import_stores_all_rows(b: Backend) {
     let app = spawn_app(b).await;
     let dep = app.deployment("a11-v2-thumbs").await;
     let csv = format!(
         "{HEADER}\npaper-1,1,1,1,0,0,0,0,0,0,0,0,0,0,0,0,Helpful clerk,2026-01-15T10:00:00-05:00\npaper-2,0,0,0,0,0,0,0,0,0,1,0,0,0,0,1,\"Long wait, \"\"slow\"\"\",2026-02-01T09:30:00Z\n"
     );
-    let r = import(&app, &dep, csv.clone()).await;
+    let r = app.as_agency(&app.key).import(&dep, csv.clone()).await;
     assert_eq!(r.status(), 201);
     assert_eq!(r.json::<Value>().await.unwrap(), json!({"imported": 2}));
     let j: Value = app
-        .admin(
-            &app.key,
-            Method::GET,
-            "/api/v1/admin/responses?format=json",
-            None,
-        )
+        .as_agency(&app.key)
+        .get("/api/v1/admin/responses?format=json")
         .await
         .json()
         .await
@@ -535,7 +478,7 @@ async fn import_stores_all_rows(b: Backend) {
     assert_eq!(rows[1]["answers"]["went_poorly"], json!(["ease", "other"]));
     assert_eq!(rows[1]["answers"]["comments"], "Long wait, \"slow\"");
     // The same file again is refused whole: those rows are already imported.
-    let r = import(&app, &dep, csv).await;
+    let r = app.as_agency(&app.key).import(&dep, csv).await;
     assert_eq!(r.status(), 422);
     let p = problem(r).await;
     assert_eq!(p["errors"][0]["line"], 2);
@@ -608,7 +551,7 @@ async fn import_rejects_the_whole_file_on_one_bad_row(b: Backend) {
         (HEADER.to_string(), 0, "body"),
     ];
     for (csv, line, field) in cases {
-        let r = import(&app, &dep, csv.clone()).await;
+        let r = app.as_agency(&app.key).import(&dep, csv.clone()).await;
         assert_eq!(r.status(), 422, "{csv}");
         let p = problem(r).await;
         assert!(
@@ -628,14 +571,13 @@ async fn import_rejects_the_whole_file_on_one_bad_row(b: Backend) {
         assert_eq!(app.responses(), 0);
     }
     let r = app
-        .client
-        .post(app.url(&format!("/api/v1/admin/deployments/{dep}/responses/import")))
-        .bearer_auth(&app.key)
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+        .as_agency(&app.key)
+        .post_body(
+            &format!("/api/v1/admin/deployments/{dep}/responses/import"),
+            "application/json",
+            "{}",
+        )
+        .await;
     assert_eq!(r.status(), 422);
     assert_eq!(app.responses(), 0);
 }
@@ -676,7 +618,7 @@ async fn import_refuses_rows_outside_the_clearance(b: Backend) {
             .map(|(i, t)| import_row(&format!("p-{i}"), "1", t))
             .collect();
         let csv = format!("{HEADER}\n{}\n", rows.join("\n"));
-        let r = import(&app, &dep, csv.clone()).await;
+        let r = app.as_agency(&app.key).import(&dep, csv.clone()).await;
         assert_eq!(r.status(), 422, "{why}: {csv}");
         let p = problem(r).await;
         let errs = p["errors"].as_array().unwrap();
@@ -690,15 +632,15 @@ async fn import_refuses_rows_outside_the_clearance(b: Backend) {
         );
     }
     let p = problem(
-        import(
-            &app,
-            &dep,
-            format!(
-                "{HEADER}\n{}\n",
-                import_row("x", "1", &format!("{}T06:00:00Z", day(9)))
-            ),
-        )
-        .await,
+        app.as_agency(&app.key)
+            .import(
+                &dep,
+                format!(
+                    "{HEADER}\n{}\n",
+                    import_row("x", "1", &format!("{}T06:00:00Z", day(9)))
+                ),
+            )
+            .await,
     )
     .await;
     let detail = p["errors"][0]["detail"].as_str().unwrap();
@@ -712,7 +654,7 @@ async fn import_refuses_rows_outside_the_clearance(b: Backend) {
         import_row("ok-0", "1", &before),
         import_row("ok-1", "1", &last_minute)
     );
-    let r = import(&app, &dep, csv).await;
+    let r = app.as_agency(&app.key).import(&dep, csv).await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     assert_eq!(app.responses(), 2);
 }
@@ -728,7 +670,7 @@ async fn import_errors_name_the_physical_line(b: Backend) {
     let bad = import_row("bad-1", "7", at);
     for eol in ["\n", "\r\n"] {
         let csv = [HEADER, &good, &multi, "", &bad, "bad-2,1,0", ""].join(eol);
-        let r = import(&app, &dep, csv.clone()).await;
+        let r = app.as_agency(&app.key).import(&dep, csv.clone()).await;
         assert_eq!(r.status(), 422);
         let p = problem(r).await;
         let lines: Vec<(String, u64)> = p["errors"]
@@ -765,19 +707,16 @@ async fn concurrent_triage_keeps_the_audit_a_chain(b: Backend) {
     for round in 0..25 {
         let sends = (0..8).map(|i| {
             let status = targets[(round + i) % targets.len()];
-            app.admin(
-                &app.key,
-                Method::PATCH,
-                &path,
-                Some(json!({"status": status})),
-            )
+            app.as_agency(&app.key)
+                .patch(&path, json!({"status": status}))
         });
         for r in futures::future::join_all(sends).await {
             assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
         }
     }
     let audit: Value = app
-        .admin(&app.key, Method::GET, &format!("{path}/audit"), None)
+        .as_agency(&app.key)
+        .get(&format!("{path}/audit"))
         .await
         .json()
         .await

@@ -266,22 +266,13 @@ async fn registry_files_create_deployments(b: Backend) {
     .await;
     let r = app.get(&format!("/api/v1/deployments/{dep}")).await;
     assert_eq!(r.status(), 200);
-    let r = app
-        .submit(
-            &dep,
-            json!({"submission_id": sub_id(), "answers": {"trust": 1}}),
-        )
-        .await;
+    let r = app.answer(&dep, json!({"trust": 1})).await;
     assert_eq!(r.status(), 201);
     // The agency's own key sees the registry's objects.
     let key = app.new_key("gsa");
     let v: serde_json::Value = app
-        .admin(
-            &key,
-            reqwest::Method::GET,
-            "/api/v1/admin/deployments",
-            None,
-        )
+        .as_agency(&key)
+        .get("/api/v1/admin/deployments")
         .await
         .json()
         .await

@@ -130,13 +130,12 @@ async fn with_smtp(b: Backend, dir: &Path, running: bool) -> (Smtp, TestApp) {
 }
 
 async fn invite(app: &TestApp, dep: &str, list: Value) -> reqwest::Response {
-    app.admin(
-        &app.key,
-        reqwest::Method::POST,
-        &format!("/api/v1/admin/deployments/{dep}/invitations"),
-        Some(list),
-    )
-    .await
+    app.as_agency(&app.key)
+        .post(
+            &format!("/api/v1/admin/deployments/{dep}/invitations"),
+            list,
+        )
+        .await
 }
 
 struct Mail {
@@ -333,15 +332,11 @@ async fn invitation_delivered_answered_once_and_address_erased(b: Backend) {
     // Delivered invitations are survey opportunities of the quarter.
     let fq = current_quarter();
     let rep: Value = app
-        .admin(
-            &app.key,
-            reqwest::Method::GET,
-            &format!(
-                "/api/v1/admin/reports/quarterly?fiscal_year={}&quarter={}",
-                fq.year, fq.quarter
-            ),
-            None,
-        )
+        .as_agency(&app.key)
+        .get(&format!(
+            "/api/v1/admin/reports/quarterly?fiscal_year={}&quarter={}",
+            fq.year, fq.quarter
+        ))
         .await
         .json()
         .await
@@ -455,14 +450,13 @@ async fn invitation_batches_skip_reject_and_refuse_with_reasons(b: Backend) {
         vec![r#"{"email":"a@b.gov","transaction_id":"1"}"#; 300_000].join(",")
     );
     let r = app
-        .client
-        .post(app.url(&format!("/api/v1/admin/deployments/{dep}/invitations")))
-        .bearer_auth(&app.key)
-        .header("content-type", "application/json")
-        .body(huge)
-        .send()
-        .await
-        .unwrap();
+        .as_agency(&app.key)
+        .post_body(
+            &format!("/api/v1/admin/deployments/{dep}/invitations"),
+            "application/json",
+            huge,
+        )
+        .await;
     assert_eq!(r.status(), 413);
     assert_eq!(n(&app), 0);
 
@@ -542,13 +536,12 @@ async fn invitation_batches_skip_reject_and_refuse_with_reasons(b: Backend) {
 }
 
 async fn invite_with(app: &TestApp, key: &str, dep: &str) -> reqwest::Response {
-    app.admin(
-        key,
-        reqwest::Method::POST,
-        &format!("/api/v1/admin/deployments/{dep}/invitations"),
-        Some(json!([{"email": "x@example.gov", "transaction_id": "z"}])),
-    )
-    .await
+    app.as_agency(key)
+        .post(
+            &format!("/api/v1/admin/deployments/{dep}/invitations"),
+            json!([{"email": "x@example.gov", "transaction_id": "z"}]),
+        )
+        .await
 }
 
 async fn link_pages_for_unknown_expired_and_opted_out(b: Backend) {

@@ -177,14 +177,7 @@ async fn export_failing_at_start_is_an_error_not_an_empty_file(b: Backend) {
     let _dep = app.deployment("a11-v2-thumbs").await;
     let before = export_failures(&app, "start").await;
     rename_responses(&app, "responses", "responses_gone");
-    let r = app
-        .admin(
-            &app.key,
-            reqwest::Method::GET,
-            "/api/v1/admin/responses",
-            None,
-        )
-        .await;
+    let r = app.as_agency(&app.key).get("/api/v1/admin/responses").await;
     rename_responses(&app, "responses_gone", "responses");
     assert!(r.status().is_server_error(), "{}", r.status());
     let p = crate::helpers::problem(r).await;
@@ -208,14 +201,7 @@ async fn export_without_a_connection_answers_503() {
             .unwrap()
     };
     allow(false);
-    let r = app
-        .admin(
-            &app.key,
-            reqwest::Method::GET,
-            "/api/v1/admin/responses",
-            None,
-        )
-        .await;
+    let r = app.as_agency(&app.key).get("/api/v1/admin/responses").await;
     allow(true);
     assert_eq!(r.status(), 503);
     assert!(r.headers().contains_key("retry-after"));

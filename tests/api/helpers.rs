@@ -1,5 +1,11 @@
 //! `spawn_app()`: the real application on a random port, on its own fresh database (a temp
 //! SQLite file, or a new PostgreSQL database), with the shipped survey definitions.
+//!
+//! Requests read like the API: `app.as_agency(&key).patch(path, body)` for the admin API as one
+//! agency, `app.answer(dep, json!({"trust": 1}))` for a respondent's answer.
+//!
+//! `TEST_LOG=1 cargo test --test api NAME` shows the server's log beside a failing test's output
+//! (`RUST_LOG` filters it, default `info`).
 
 use std::path::{Path, PathBuf};
 
@@ -140,7 +146,23 @@ pub fn settings_for(database_url: &str, defs: &Path, rate_limit: u32) -> Setting
     s
 }
 
+/// With `TEST_LOG` set, prints the server's log through the test harness (shown for a failing
+/// test, or for all with `--nocapture`); without it, the tests stay quiet.
+fn init_test_log() {
+    if std::env::var_os("TEST_LOG").is_none() {
+        return;
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Already installed by an earlier test of this binary: keep it.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
 pub async fn spawn_with(backend: Backend, opts: Options) -> TestApp {
+    init_test_log();
     let dir = tempfile::tempdir().unwrap();
     let defs_dir = dir.path().join("defs");
     write_defs(&defs_dir, &opts.extra_defs);
@@ -203,6 +225,13 @@ impl TestApp {
         cx_survey::admin::create_key(&mut c, agency, None, None).unwrap()
     }
 
+    /// The admin API as the agency of `key` sees it.
+    pub fn as_agency<'a>(&'a self, key: &'a str) -> AgencyClient<'a> {
+        AgencyClient { app: self, key }
+    }
+
+    /// An admin API call with `key`'s bearer token (`as_agency` reads better where the method is
+    /// fixed).
     pub async fn admin(
         &self,
         key: &str,
@@ -220,25 +249,23 @@ impl TestApp {
     /// Creates a HISP, service and deployment of `instrument` for `key`'s agency.
     pub async fn deployment_for(&self, key: &str, instrument: &str, origins: &[&str]) -> String {
         let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
-        let post = reqwest::Method::POST;
-        let r = self
-            .admin(
-                key,
-                post.clone(),
+        let agency = self.as_agency(key);
+        let r = agency
+            .post(
                 "/api/v1/admin/hisps",
-                Some(json!({"slug": format!("h-{tag}"), "name": "HISP"})),
+                json!({"slug": format!("h-{tag}"), "name": "HISP"}),
             )
             .await;
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-        let r = self
-            .admin(key, post.clone(), "/api/v1/admin/services",
-                Some(json!({"slug": format!("s-{tag}"), "name": "Passport renewal", "hisp": format!("h-{tag}"), "channels": ["website", "phone"]})))
+        let r = agency
+            .post("/api/v1/admin/services",
+                json!({"slug": format!("s-{tag}"), "name": "Passport renewal", "hisp": format!("h-{tag}"), "channels": ["website", "phone"]}))
             .await;
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
-        let r = self
-            .admin(key, post, "/api/v1/admin/deployments",
-                Some(json!({"instrument": instrument, "service": format!("s-{tag}"), "channel": "website",
-                            "transaction_point": "After online renewal", "allowed_origins": origins})))
+        let r = agency
+            .post("/api/v1/admin/deployments",
+                json!({"instrument": instrument, "service": format!("s-{tag}"), "channel": "website",
+                            "transaction_point": "After online renewal", "allowed_origins": origins}))
             .await;
         assert_eq!(r.status(), 201);
         let v: Value = r.json().await.unwrap();
@@ -250,6 +277,13 @@ impl TestApp {
             .await
     }
 
+    /// A respondent's answer: `answers` under a fresh submission id, posted to the intake API.
+    pub async fn answer(&self, dep: &str, answers: Value) -> reqwest::Response {
+        self.submit(dep, json!({"submission_id": sub_id(), "answers": answers}))
+            .await
+    }
+
+    /// Posts a whole submission body (for bodies beyond `answer`'s: extra fields, a fixed id).
     pub async fn submit(&self, dep: &str, body: Value) -> reqwest::Response {
         self.client
             .post(self.url(&format!("/api/v1/deployments/{dep}/responses")))
@@ -288,7 +322,8 @@ impl TestApp {
     pub async fn exported(&self, dep: &str) -> Vec<Value> {
         let path = format!("/api/v1/admin/responses?format=json&deployment={dep}");
         let v: Value = self
-            .admin(&self.key, reqwest::Method::GET, &path, None)
+            .as_agency(&self.key)
+            .get(&path)
             .await
             .json()
             .await
@@ -298,6 +333,66 @@ impl TestApp {
 
     pub fn responses(&self) -> i64 {
         self.count("responses")
+    }
+}
+
+/// The admin API as one agency: `app.as_agency(&key).get(path)`. A copy is two references, so a
+/// request's future owns its client and can be collected with others.
+#[derive(Clone, Copy)]
+pub struct AgencyClient<'a> {
+    app: &'a TestApp,
+    key: &'a str,
+}
+
+impl AgencyClient<'_> {
+    pub async fn get(self, path: &str) -> reqwest::Response {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post(self, path: &str, body: Value) -> reqwest::Response {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(self, path: &str, body: Value) -> reqwest::Response {
+        self.send(reqwest::Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn put(self, path: &str, body: Value) -> reqwest::Response {
+        self.send(reqwest::Method::PUT, path, Some(body)).await
+    }
+
+    /// Imports `csv` (the OMB upload format) into deployment `dep`.
+    pub async fn import(self, dep: &str, csv: impl Into<reqwest::Body>) -> reqwest::Response {
+        let path = format!("/api/v1/admin/deployments/{dep}/responses/import");
+        self.post_body(&path, "text/csv", csv).await
+    }
+
+    /// A POST of a raw body (one `post` would not send: CSV, malformed or oversized JSON).
+    pub async fn post_body(
+        self,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> reqwest::Response {
+        self.app
+            .client
+            .post(self.app.url(path))
+            .bearer_auth(self.key)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Any method, for tables of calls.
+    pub async fn send(
+        self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        self.app.admin(self.key, method, path, body).await
     }
 }
 

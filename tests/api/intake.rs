@@ -78,12 +78,7 @@ async fn unknown_deployment_is_404(b: Backend) {
         let r = app.get(&format!("/api/v1/deployments/{id}")).await;
         assert_eq!(r.status(), 404);
         problem(r).await;
-        let r = app
-            .submit(
-                &id,
-                json!({"submission_id": sub_id(), "answers": {"trust": 1}}),
-            )
-            .await;
+        let r = app.answer(&id, json!({"trust": 1})).await;
         assert_eq!(r.status(), 404);
     }
     assert_eq!(app.responses(), 0);
@@ -104,12 +99,8 @@ async fn stores_response_once_per_submission_id(b: Backend) {
     assert_eq!(app.responses(), 1);
 
     let export: Value = app
-        .admin(
-            &app.key,
-            reqwest::Method::GET,
-            "/api/v1/admin/responses?format=json",
-            None,
-        )
+        .as_agency(&app.key)
+        .get("/api/v1/admin/responses?format=json")
         .await
         .json()
         .await
@@ -250,9 +241,7 @@ async fn likert_scale_rules(b: Backend) {
         if let Some(l) = list {
             answers[l] = json!(["effectiveness"]);
         }
-        let r = app
-            .submit(&dep, json!({"submission_id": sub_id(), "answers": answers}))
-            .await;
+        let r = app.answer(&dep, answers).await;
         assert_eq!(
             r.status().as_u16(),
             if ok { 201 } else { 422 },
@@ -261,14 +250,14 @@ async fn likert_scale_rules(b: Backend) {
     }
     assert_eq!(app.responses(), 3);
     let v1 = app.deployment("a11-v1").await;
-    let r = app.submit(&v1, json!({"submission_id": sub_id(), "answers": {"trust": 4, "satisfaction": 5, "ease": 2, "comments": "ok"}})).await;
-    assert_eq!(r.status(), 201);
     let r = app
-        .submit(
+        .answer(
             &v1,
-            json!({"submission_id": sub_id(), "answers": {"trust": 4, "ease": 9}}),
+            json!({"trust": 4, "satisfaction": 5, "ease": 2, "comments": "ok"}),
         )
         .await;
+    assert_eq!(r.status(), 201);
+    let r = app.answer(&v1, json!({"trust": 4, "ease": 9})).await;
     assert_eq!(fields(&problem(r).await), vec!["answers.ease"]);
     assert_eq!(app.responses(), 4);
 }
@@ -276,9 +265,9 @@ async fn likert_scale_rules(b: Backend) {
 async fn oversized_body_is_413(b: Backend) {
     let app = spawn_app(b).await;
     let dep = app.deployment("a11-v2-thumbs").await;
-    let big =
-        json!({"submission_id": sub_id(), "answers": {"trust": 1, "comments": "é".repeat(40_000)}});
-    let r = app.submit(&dep, big).await;
+    let r = app
+        .answer(&dep, json!({"trust": 1, "comments": "é".repeat(40_000)}))
+        .await;
     assert_eq!(r.status(), 413);
     problem(r).await;
     assert_eq!(app.responses(), 0);
@@ -383,12 +372,7 @@ async fn expired_clearance_is_410_and_stores_nothing(b: Backend) {
         .as_str()
         .unwrap()
         .contains("expired"));
-    let r = app
-        .submit(
-            &dep,
-            json!({"submission_id": sub_id(), "answers": {"trust": 1}}),
-        )
-        .await;
+    let r = app.answer(&dep, json!({"trust": 1})).await;
     assert_eq!(r.status(), 410);
     let r = app.impression(&dep).await;
     assert_eq!(r.status(), 410);
@@ -400,38 +384,26 @@ async fn closed_deployment_is_410(b: Backend) {
     let app = spawn_app(b).await;
     let dep = app.deployment("a11-v2-thumbs").await;
     let r = app
-        .admin(
-            &app.key,
-            reqwest::Method::PATCH,
+        .as_agency(&app.key)
+        .patch(
             &format!("/api/v1/admin/deployments/{dep}"),
-            Some(json!({"status": "closed"})),
+            json!({"status": "closed"}),
         )
         .await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.json::<Value>().await.unwrap()["status"], "closed");
-    let r = app
-        .submit(
-            &dep,
-            json!({"submission_id": sub_id(), "answers": {"trust": 1}}),
-        )
-        .await;
+    let r = app.answer(&dep, json!({"trust": 1})).await;
     assert_eq!(r.status(), 410);
     assert_eq!(app.responses(), 0);
     let r = app
-        .admin(
-            &app.key,
-            reqwest::Method::PATCH,
+        .as_agency(&app.key)
+        .patch(
             &format!("/api/v1/admin/deployments/{dep}"),
-            Some(json!({"status": "open"})),
+            json!({"status": "open"}),
         )
         .await;
     assert_eq!(r.status(), 200);
-    let r = app
-        .submit(
-            &dep,
-            json!({"submission_id": sub_id(), "answers": {"trust": 1}}),
-        )
-        .await;
+    let r = app.answer(&dep, json!({"trust": 1})).await;
     assert_eq!(r.status(), 201);
 }
 
@@ -448,22 +420,9 @@ async fn rate_limit_answers_429_with_retry_after(b: Backend) {
     let imp = app.impression(&dep).await;
     assert_eq!(imp.status(), 204);
     for _ in 0..2 {
-        assert_eq!(
-            app.submit(
-                &dep,
-                json!({"submission_id": sub_id(), "answers": {"trust": 1}})
-            )
-            .await
-            .status(),
-            201
-        );
+        assert_eq!(app.answer(&dep, json!({"trust": 1})).await.status(), 201);
     }
-    let r = app
-        .submit(
-            &dep,
-            json!({"submission_id": sub_id(), "answers": {"trust": 1}}),
-        )
-        .await;
+    let r = app.answer(&dep, json!({"trust": 1})).await;
     assert_eq!(r.status(), 429);
     let retry: u64 = r.headers()["retry-after"]
         .to_str()

@@ -11,18 +11,14 @@ on_both!(agency_b_sees_nothing_of_agency_a);
 async fn agency_b_sees_nothing_of_agency_a(b: Backend) {
     let app = spawn_app(b).await;
     let dep_a = app.deployment("a11-v2-thumbs").await;
-    let r = app
-        .submit(
-            &dep_a,
-            json!({"submission_id": sub_id(), "answers": {"trust": 1}}),
-        )
-        .await;
+    let r = app.answer(&dep_a, json!({"trust": 1})).await;
     let resp_a = r.json::<Value>().await.unwrap()["id"]
         .as_str()
         .unwrap()
         .to_string();
     let services: Value = app
-        .admin(&app.key, Method::GET, "/api/v1/admin/services", None)
+        .as_agency(&app.key)
+        .get("/api/v1/admin/services")
         .await
         .json()
         .await
@@ -43,28 +39,20 @@ async fn agency_b_sees_nothing_of_agency_a(b: Backend) {
         ("/api/v1/admin/services", "services"),
         ("/api/v1/admin/deployments", "deployments"),
     ] {
-        let v: Value = app
-            .admin(&kb, Method::GET, path, None)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let v: Value = app.as_agency(&kb).get(path).await.json().await.unwrap();
         assert_eq!(v[field], json!([]), "{path}");
     }
     let v: Value = app
-        .admin(
-            &kb,
-            Method::GET,
-            "/api/v1/admin/responses?format=json",
-            None,
-        )
+        .as_agency(&kb)
+        .get("/api/v1/admin/responses?format=json")
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(v["responses"], json!([]));
     let csv = app
-        .admin(&kb, Method::GET, "/api/v1/admin/responses?format=csv", None)
+        .as_agency(&kb)
+        .get("/api/v1/admin/responses?format=csv")
         .await
         .text()
         .await
@@ -105,63 +93,48 @@ async fn agency_b_sees_nothing_of_agency_a(b: Backend) {
         ),
     ];
     for (m, path, body) in not_found {
-        let r = app.admin(&kb, m.clone(), &path, body).await;
+        let r = app.as_agency(&kb).send(m.clone(), &path, body).await;
         assert_eq!(r.status(), 404, "{m} {path}");
         problem(r).await;
     }
-    let r = app
-        .client
-        .post(app.url(&format!(
-            "/api/v1/admin/deployments/{dep_a}/responses/import"
-        )))
-        .bearer_auth(&kb)
-        .header("content-type", "text/csv")
-        .body("external_id\n")
-        .send()
-        .await
-        .unwrap();
+    let r = app.as_agency(&kb).import(&dep_a, "external_id\n").await;
     assert_eq!(r.status(), 404);
     // B cannot attach its objects to A's HISP or service.
     let r = app
-        .admin(
-            &kb,
-            Method::POST,
+        .as_agency(&kb)
+        .post(
             "/api/v1/admin/services",
-            Some(json!({"slug": "x", "name": "X", "hisp": hisp_a, "channels": ["website"]})),
+            json!({"slug": "x", "name": "X", "hisp": hisp_a, "channels": ["website"]}),
         )
         .await;
     assert_eq!(r.status(), 422);
     let r = app
-        .admin(&kb, Method::POST, "/api/v1/admin/deployments",
-            Some(json!({"instrument": "a11-v2-thumbs", "service": svc_a, "channel": "website", "transaction_point": "x"})))
+        .as_agency(&kb)
+        .post("/api/v1/admin/deployments", json!({"instrument": "a11-v2-thumbs", "service": svc_a, "channel": "website", "transaction_point": "x"}))
         .await;
     assert_eq!(r.status(), 422);
     // Slugs are per agency: B may use the same ones without learning A's exist.
     let r = app
-        .admin(
-            &kb,
-            Method::POST,
+        .as_agency(&kb)
+        .post(
             "/api/v1/admin/hisps",
-            Some(json!({"slug": hisp_a, "name": "B's own"})),
+            json!({"slug": hisp_a, "name": "B's own"}),
         )
         .await;
     assert_eq!(r.status(), 201);
 
     // Nothing of A changed.
     let v: Value = app
-        .admin(
-            &app.key,
-            Method::GET,
-            "/api/v1/admin/responses?format=json",
-            None,
-        )
+        .as_agency(&app.key)
+        .get("/api/v1/admin/responses?format=json")
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(v["responses"][0]["status"], "counted");
     let v: Value = app
-        .admin(&app.key, Method::GET, "/api/v1/admin/deployments", None)
+        .as_agency(&app.key)
+        .get("/api/v1/admin/deployments")
         .await
         .json()
         .await
@@ -183,17 +156,15 @@ async fn every_admin_route_denies_another_agency(b: Backend) {
     let (fy, q) = (fq.year, fq.quarter);
     let dep_a = app.deployment("a11-v2-thumbs").await;
     let r = app
-        .submit(
-            &dep_a,
-            json!({"submission_id": sub_id(), "answers": {"trust": 1, "comments": "A's words"}}),
-        )
+        .answer(&dep_a, json!({"trust": 1, "comments": "A's words"}))
         .await;
     let resp_a = r.json::<Value>().await.unwrap()["id"]
         .as_str()
         .unwrap()
         .to_string();
     let svc: Value = app
-        .admin(a, Method::GET, "/api/v1/admin/services", None)
+        .as_agency(a)
+        .get("/api/v1/admin/services")
         .await
         .json()
         .await
@@ -201,11 +172,10 @@ async fn every_admin_route_denies_another_agency(b: Backend) {
     let svc_a = svc["services"][0]["slug"].as_str().unwrap().to_string();
     let hisp_a = svc["services"][0]["hisp"].as_str().unwrap().to_string();
     let r = app
-        .admin(
-            a,
-            Method::PUT,
+        .as_agency(a)
+        .put(
             &format!("/api/v1/admin/services/{svc_a}/volumes/{fy}/{q}"),
-            Some(json!({"channel": "website", "volume_of_customers": 40})),
+            json!({"channel": "website", "volume_of_customers": 40}),
         )
         .await;
     assert!(r.status().is_success(), "{}", r.status());
@@ -374,16 +344,20 @@ async fn every_admin_route_denies_another_agency(b: Backend) {
             .unwrap();
         assert_eq!(anon.status(), 401, "{m} {path} without a key");
         let r = match (template.ends_with("/import"), body) {
-            (true, _) => app
-                .client
-                .post(app.url(path))
-                .bearer_auth(&kb)
-                .header("content-type", "text/csv")
-                .body("external_id,submitted_at,trust\nx1,2026-01-05T10:00:00Z,1\n")
-                .send()
-                .await
-                .unwrap(),
-            (false, body) => app.admin(&kb, method.clone(), path, body.clone()).await,
+            (true, _) => {
+                app.as_agency(&kb)
+                    .post_body(
+                        path,
+                        "text/csv",
+                        "external_id,submitted_at,trust\nx1,2026-01-05T10:00:00Z,1\n",
+                    )
+                    .await
+            }
+            (false, body) => {
+                app.as_agency(&kb)
+                    .send(method.clone(), path, body.clone())
+                    .await
+            }
         };
         let status = r.status().as_u16();
         let text = r.text().await.unwrap();
@@ -448,7 +422,7 @@ async fn agency_state(app: &TestApp, key: &str, dep: &str) -> Vec<Value> {
             )
         },
     ] {
-        let r = app.admin(key, Method::GET, &path, None).await;
+        let r = app.as_agency(key).get(&path).await;
         assert_eq!(r.status(), 200, "{path}");
         let mut v: Value = r.json().await.unwrap();
         // The report is stamped with the time it was made.

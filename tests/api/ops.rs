@@ -20,11 +20,7 @@ async fn operations_endpoints(b: Backend) {
     let r: Value = app.get("/readyz").await.json().await.unwrap();
     assert_eq!(r["database"], "ok");
     let dep = app.deployment("a11-v2-thumbs").await;
-    app.submit(
-        &dep,
-        serde_json::json!({"submission_id": sub_id(), "answers": {"trust": 1}}),
-    )
-    .await;
+    app.answer(&dep, serde_json::json!({"trust": 1})).await;
     let m = app.get("/metrics").await.text().await.unwrap();
     assert!(m.contains("cx_responses_total{outcome=\"stored\"}"), "{m}");
     assert!(m.contains("cx_http_request_duration_seconds_bucket"));

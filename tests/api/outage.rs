@@ -156,16 +156,9 @@ async fn broken_pooled_connections_are_discarded(b: Backend) {
     }
     for _ in 0..3 {
         assert_eq!(app.get("/readyz").await.status(), 200);
-        let r = app
-            .admin(&app.key, reqwest::Method::GET, "/api/v1/admin/hisps", None)
-            .await;
+        let r = app.as_agency(&app.key).get("/api/v1/admin/hisps").await;
         assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-        let r = app
-            .submit(
-                &dep,
-                json!({"submission_id": sub_id(), "answers": {"trust": 1}}),
-            )
-            .await;
+        let r = app.answer(&dep, json!({"trust": 1})).await;
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     }
 }
@@ -191,8 +184,6 @@ async fn connection_left_in_a_transaction_is_discarded(b: Backend) {
         cx_survey::admin::create_key(&mut c, "agency-b", Some("Agency B"), None).unwrap()
     };
     // The service, on its own connections, sees the key only if it was committed.
-    let r = app
-        .admin(&key, reqwest::Method::GET, "/api/v1/admin/hisps", None)
-        .await;
+    let r = app.as_agency(&key).get("/api/v1/admin/hisps").await;
     assert_eq!(r.status(), 200, "the new key was never committed");
 }

@@ -77,9 +77,7 @@ async fn slow_relay_outlasting_the_lease_still_sends_each_once(b: Backend) {
         .map(|i| json!({"email": format!("slow{i}@example.org"), "transaction_id": format!("s-{i}")}))
         .collect();
     let path = format!("/api/v1/admin/deployments/{dep}/invitations");
-    let r = app
-        .admin(&app.key, reqwest::Method::POST, &path, Some(json!(list)))
-        .await;
+    let r = app.as_agency(&app.key).post(&path, json!(list)).await;
     assert_eq!(r.status(), 202);
     let (port, received) = slow_relay(Duration::from_secs(4)).await;
     let mut settings = settings_for(&app.database_url, &app.defs_dir, 0);

@@ -3,7 +3,6 @@
 //! names the file and path, and a registry-managed deployment refuses a PATCH the next start
 //! would undo.
 
-use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, Backend, TestApp};
@@ -25,7 +24,8 @@ fn example_registry() -> Value {
 
 async fn deployments_of(app: &TestApp, key: &str) -> Vec<Value> {
     let v: Value = app
-        .admin(key, Method::GET, "/api/v1/admin/deployments", None)
+        .as_agency(key)
+        .get("/api/v1/admin/deployments")
         .await
         .json()
         .await
@@ -37,17 +37,16 @@ async fn deployments_of(app: &TestApp, key: &str) -> Vec<Value> {
 async fn ssa_with_gsa_slugs(app: &TestApp) -> String {
     let ssa = app.new_key("ssa");
     let r = app
-        .admin(
-            &ssa,
-            Method::POST,
+        .as_agency(&ssa)
+        .post(
             "/api/v1/admin/hisps",
-            Some(json!({"slug": "usagov", "name": "SSA's own"})),
+            json!({"slug": "usagov", "name": "SSA's own"}),
         )
         .await;
     assert_eq!(r.status(), 201);
     let r = app
-        .admin(&ssa, Method::POST, "/api/v1/admin/services",
-            Some(json!({"slug": "contact-center", "name": "SSA calls", "hisp": "usagov", "channels": ["phone", "live_chat", "email"]})))
+        .as_agency(&ssa)
+        .post("/api/v1/admin/services", json!({"slug": "contact-center", "name": "SSA calls", "hisp": "usagov", "channels": ["phone", "live_chat", "email"]}))
         .await;
     assert_eq!(r.status(), 201);
     ssa
@@ -77,7 +76,8 @@ async fn registry_resolves_inside_its_own_agency(b: Backend) {
     );
     // SSA's service is still SSA's, under SSA's HISP.
     let v: Value = app
-        .admin(&ssa, Method::GET, "/api/v1/admin/services", None)
+        .as_agency(&ssa)
+        .get("/api/v1/admin/services")
         .await
         .json()
         .await
@@ -91,9 +91,12 @@ async fn registry_colliding_with_another_agency_stops_startup(b: Backend) {
     let mut app = spawn_app(b).await;
     let ssa = ssa_with_gsa_slugs(&app).await;
     let r = app
-        .admin(&ssa, Method::POST, "/api/v1/admin/deployments",
-            Some(json!({"instrument": "a11-v2-thumbs", "service": "contact-center", "channel": "phone",
-                        "transaction_point": "After the call"})))
+        .as_agency(&ssa)
+        .post(
+            "/api/v1/admin/deployments",
+            json!({"instrument": "a11-v2-thumbs", "service": "contact-center", "channel": "phone",
+                        "transaction_point": "After the call"}),
+        )
         .await;
     assert_eq!(r.status(), 201);
     let ssa_dep = r.json::<Value>().await.unwrap()["id"]
@@ -150,12 +153,8 @@ async fn registry_deployments_refuse_patch_and_edits_survive_restart(b: Backend)
     let gsa = app.new_key("gsa");
     let path = format!("/api/v1/admin/deployments/{managed}");
     let r = app
-        .admin(
-            &gsa,
-            Method::PATCH,
-            &path,
-            Some(json!({"status": "closed"})),
-        )
+        .as_agency(&gsa)
+        .patch(&path, json!({"status": "closed"}))
         .await;
     assert_eq!(r.status(), 409);
     let p: Value = r.json().await.unwrap();
@@ -171,11 +170,12 @@ async fn registry_deployments_refuse_patch_and_edits_survive_restart(b: Backend)
     let own_path = format!("/api/v1/admin/deployments/{own}");
     let body =
         json!({"status": "closed", "allowed_origins": ["https://gsa.gov"], "access": "invitation"});
-    let r = app.admin(&gsa, Method::PATCH, &own_path, Some(body)).await;
+    let r = app.as_agency(&gsa).patch(&own_path, body).await;
     assert_eq!(r.status(), 200);
     app.restart().await.unwrap();
     let after: Value = app
-        .admin(&gsa, Method::GET, &own_path, None)
+        .as_agency(&gsa)
+        .get(&own_path)
         .await
         .json()
         .await
@@ -183,12 +183,7 @@ async fn registry_deployments_refuse_patch_and_edits_survive_restart(b: Backend)
     assert_eq!(after["status"], "closed");
     assert_eq!(after["access"], "invitation");
     assert_eq!(after["allowed_origins"], json!(["https://gsa.gov"]));
-    let still: Value = app
-        .admin(&gsa, Method::GET, &path, None)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let still: Value = app.as_agency(&gsa).get(&path).await.json().await.unwrap();
     assert_eq!(still["status"], "open");
     // A deployment dropped from the file becomes the API's to change.
     let mut fewer = reg.clone();
@@ -196,12 +191,8 @@ async fn registry_deployments_refuse_patch_and_edits_survive_restart(b: Backend)
     write_registry(&app, "registry.json", &fewer);
     app.restart().await.unwrap();
     let r = app
-        .admin(
-            &gsa,
-            Method::PATCH,
-            &path,
-            Some(json!({"status": "closed"})),
-        )
+        .as_agency(&gsa)
+        .patch(&path, json!({"status": "closed"}))
         .await;
     assert_eq!(r.status(), 200);
 }

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::*;
@@ -35,25 +34,16 @@ fn row(ext: &str, trust: u8, pos: &[&str], neg: &[&str], at: &str) -> String {
     cells.join(",")
 }
 
-async fn import(app: &TestApp, dep: &str, rows: &[String]) -> Vec<String> {
+/// Imports `rows` into `dep` and returns `external_id=id` of every response the export lists.
+async fn import_rows(app: &TestApp, dep: &str, rows: &[String]) -> Vec<String> {
     let body = format!("{UPLOAD},submitted_at\n{}\n", rows.join("\n"));
-    let r = app
-        .client
-        .post(app.url(&format!("/api/v1/admin/deployments/{dep}/responses/import")))
-        .bearer_auth(&app.key)
-        .header("content-type", "text/csv")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let r = app.as_agency(&app.key).import(dep, body).await;
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     let j: Value = app
-        .admin(
-            &app.key,
-            Method::GET,
-            &format!("/api/v1/admin/responses?deployment={dep}&format=json"),
-            None,
-        )
+        .as_agency(&app.key)
+        .get(&format!(
+            "/api/v1/admin/responses?deployment={dep}&format=json"
+        ))
         .await
         .json()
         .await
@@ -78,11 +68,10 @@ async fn set_status(app: &TestApp, ids: &[String], ext: &str, status: &str) {
         .find_map(|p| p.strip_prefix(&format!("{ext}=")))
         .unwrap();
     let r = app
-        .admin(
-            &app.key,
-            Method::PATCH,
+        .as_agency(&app.key)
+        .patch(
             &format!("/api/v1/admin/responses/{id}"),
-            Some(json!({"status": status})),
+            json!({"status": status}),
         )
         .await;
     assert_eq!(r.status(), 200);
@@ -107,12 +96,8 @@ fn impressions(app: &TestApp, dep: &str, at: &str, n: usize) {
 
 async fn service_of(app: &TestApp, dep: &str) -> String {
     let d: Value = app
-        .admin(
-            &app.key,
-            Method::GET,
-            &format!("/api/v1/admin/deployments/{dep}"),
-            None,
-        )
+        .as_agency(&app.key)
+        .get(&format!("/api/v1/admin/deployments/{dep}"))
         .await
         .json()
         .await
@@ -184,7 +169,7 @@ async fn quarterly_report_matches_hand_counts(b: Backend) {
     let idle = app.deployment("a11-v2-thumbs").await;
     let minimal = app.deployment("thumbs-min").await;
 
-    let ids = import(
+    let ids = import_rows(
         &app,
         &thumbs,
         &[
@@ -208,7 +193,7 @@ async fn quarterly_report_matches_hand_counts(b: Backend) {
     set_status(&app, &ids, "e6", "spam").await;
     set_status(&app, &ids, "e7", "deleted").await;
     set_status(&app, &ids, "e8", "test").await;
-    import(
+    import_rows(
         &app,
         &likert,
         &[
@@ -221,7 +206,7 @@ async fn quarterly_report_matches_hand_counts(b: Backend) {
         ],
     )
     .await;
-    import(
+    import_rows(
         &app,
         &minimal,
         &[row("m1", 1, &["ease"], &[], "2025-11-20T15:00:00Z")],
@@ -233,11 +218,10 @@ async fn quarterly_report_matches_hand_counts(b: Backend) {
     for (dep, volume) in [(&thumbs, 1000), (&idle, 500)] {
         let svc = service_of(&app, dep).await;
         let r = app
-            .admin(
-                &app.key,
-                Method::PUT,
+            .as_agency(&app.key)
+            .put(
                 &format!("/api/v1/admin/services/{svc}/volumes/2026/1"),
-                Some(json!({"channel": "website", "volume_of_customers": volume})),
+                json!({"channel": "website", "volume_of_customers": volume}),
             )
             .await;
         assert_eq!(r.status(), 200);
@@ -454,12 +438,7 @@ async fn v1_scale_counts_and_api_scope(b: Backend) {
         json!({"trust": 4, "satisfaction": 5}),
         json!({"trust": 1, "ease": 2, "employee": 3}),
     ] {
-        assert_eq!(
-            app.submit(&v1, json!({"submission_id": sub_id(), "answers": answers}))
-                .await
-                .status(),
-            201
-        );
+        assert_eq!(app.answer(&v1, answers).await.status(), 201);
     }
     let fq = current_quarter();
     let dir = tempfile::tempdir().unwrap();
@@ -488,15 +467,11 @@ async fn v1_scale_counts_and_api_scope(b: Backend) {
 
     // The API gives the same report, scoped to the caller's agency.
     let api: Value = app
-        .admin(
-            &app.key,
-            Method::GET,
-            &format!(
-                "/api/v1/admin/reports/quarterly?fiscal_year={}&quarter={}",
-                fq.year, fq.quarter
-            ),
-            None,
-        )
+        .as_agency(&app.key)
+        .get(&format!(
+            "/api/v1/admin/reports/quarterly?fiscal_year={}&quarter={}",
+            fq.year, fq.quarter
+        ))
         .await
         .json()
         .await
@@ -507,15 +482,11 @@ async fn v1_scale_counts_and_api_scope(b: Backend) {
     assert_eq!(api, file);
     let other = app.new_key("agency-b");
     let b_view: Value = app
-        .admin(
-            &other,
-            Method::GET,
-            &format!(
-                "/api/v1/admin/reports/quarterly?fiscal_year={}&quarter={}",
-                fq.year, fq.quarter
-            ),
-            None,
-        )
+        .as_agency(&other)
+        .get(&format!(
+            "/api/v1/admin/reports/quarterly?fiscal_year={}&quarter={}",
+            fq.year, fq.quarter
+        ))
         .await
         .json()
         .await
@@ -528,12 +499,8 @@ async fn v1_scale_counts_and_api_scope(b: Backend) {
         ("fiscal_year=2026&quarter=9", "quarter"),
     ] {
         let r = app
-            .admin(
-                &app.key,
-                Method::GET,
-                &format!("/api/v1/admin/reports/quarterly?{q}"),
-                None,
-            )
+            .as_agency(&app.key)
+            .get(&format!("/api/v1/admin/reports/quarterly?{q}"))
             .await;
         assert_eq!(r.status(), 422, "{q}");
         assert_eq!(fields(&problem(r).await), vec![field], "{q}");
@@ -599,12 +566,10 @@ async fn large_quarter_is_split_and_merged_exactly(b: Backend) {
         );
         total += ids.len();
         let export: Value = app
-            .admin(
-                &key,
-                Method::GET,
-                &format!("/api/v1/admin/responses?deployment={dep}&status=counted&format=json"),
-                None,
-            )
+            .as_agency(&key)
+            .get(&format!(
+                "/api/v1/admin/responses?deployment={dep}&status=counted&format=json"
+            ))
             .await
             .json()
             .await
@@ -628,12 +593,7 @@ async fn large_quarter_is_split_and_merged_exactly(b: Backend) {
 async fn report_runs_on_a_read_only_standby() {
     let app = spawn_app(Backend::Postgres).await;
     let dep = app.deployment("a11-v2-thumbs").await;
-    let r = app
-        .submit(
-            &dep,
-            json!({"submission_id": sub_id(), "answers": {"trust": 1}}),
-        )
-        .await;
+    let r = app.answer(&dep, json!({"trust": 1})).await;
     assert_eq!(r.status(), 201);
     let name = app.database_name();
     let set_read_only = |on: bool| {
@@ -706,21 +666,18 @@ async fn report_json(app: &TestApp, fq: cx_survey::fiscal::FiscalQuarter) -> Val
         "/api/v1/admin/reports/quarterly?fiscal_year={}&quarter={}",
         fq.year, fq.quarter
     );
-    let r = app.admin(&app.key, Method::GET, &path, None).await;
+    let r = app.as_agency(&app.key).get(&path).await;
     assert_eq!(r.status(), 200);
     r.json().await.unwrap()
 }
 
 async fn new_deployment(app: &TestApp, service: &str, channel: &str) -> String {
     let r = app
-        .admin(
-            &app.key,
-            Method::POST,
+        .as_agency(&app.key)
+        .post(
             "/api/v1/admin/deployments",
-            Some(
-                json!({"instrument": "a11-v2-thumbs", "service": service, "channel": channel,
+            json!({"instrument": "a11-v2-thumbs", "service": service, "channel": channel,
                         "transaction_point": "After the call"}),
-            ),
         )
         .await;
     assert_eq!(r.status(), 201);
@@ -742,23 +699,17 @@ async fn opportunities_never_below_respondents(b: Backend) {
     }
     assert_eq!(app.get(&format!("/s/{web}/thanks")).await.status(), 200);
     let closed = app.deployment("a11-v2-thumbs").await;
-    app.admin(
-        &app.key,
-        Method::PATCH,
-        &format!("/api/v1/admin/deployments/{closed}"),
-        Some(json!({"status": "closed"})),
-    )
-    .await;
+    app.as_agency(&app.key)
+        .patch(
+            &format!("/api/v1/admin/deployments/{closed}"),
+            json!({"status": "closed"}),
+        )
+        .await;
     assert_eq!(app.get(&format!("/s/{closed}")).await.status(), 410);
     assert_eq!(app.count("impressions"), 2);
     // Five answers on two showings: no rate above 100 %, a warning instead.
     for _ in 0..5 {
-        let r = app
-            .submit(
-                &web,
-                json!({"submission_id": sub_id(), "answers": {"trust": 1}}),
-            )
-            .await;
+        let r = app.answer(&web, json!({"trust": 1})).await;
         assert_eq!(r.status(), 201);
     }
     let r = report_json(&app, fq).await;
@@ -772,7 +723,7 @@ async fn opportunities_never_below_respondents(b: Backend) {
     // Phone answers entered by import; the agency enters the phone opportunities itself.
     let phone = new_deployment(&app, &service, "phone").await;
     let at = (chrono::Utc::now() - chrono::Duration::minutes(5)).to_rfc3339();
-    import(
+    import_rows(
         &app,
         &phone,
         &[row("p1", 1, &[], &[], &at), row("p2", 0, &[], &[], &at)],
@@ -785,24 +736,18 @@ async fn opportunities_never_below_respondents(b: Backend) {
         fq.year, fq.quarter
     );
     let bad = app
-        .admin(
-            &app.key,
-            Method::PUT,
+        .as_agency(&app.key)
+        .put(
             &volume,
-            Some(
-                json!({"channel": "phone", "volume_of_customers": 100, "survey_opportunities": -1}),
-            ),
+            json!({"channel": "phone", "volume_of_customers": 100, "survey_opportunities": -1}),
         )
         .await;
     assert_eq!(bad.status(), 422);
     let ok = app
-        .admin(
-            &app.key,
-            Method::PUT,
+        .as_agency(&app.key)
+        .put(
             &volume,
-            Some(
-                json!({"channel": "phone", "volume_of_customers": 100, "survey_opportunities": 40}),
-            ),
+            json!({"channel": "phone", "volume_of_customers": 100, "survey_opportunities": 40}),
         )
         .await;
     assert_eq!(ok.status(), 200);
@@ -827,8 +772,8 @@ async fn invited_deployment_without_responses_is_reported(b: Backend) {
     let app = spawn_app(b).await;
     let dep = app.deployment("a11-v2-thumbs").await;
     let r = app
-        .admin(&app.key, Method::POST, &format!("/api/v1/admin/deployments/{dep}/invitations"),
-            Some(json!([{"email": "a@example.gov", "transaction_id": "1"}, {"email": "b@example.gov", "transaction_id": "2"}])))
+        .as_agency(&app.key)
+        .post(&format!("/api/v1/admin/deployments/{dep}/invitations"), json!([{"email": "a@example.gov", "transaction_id": "1"}, {"email": "b@example.gov", "transaction_id": "2"}]))
         .await;
     assert_eq!(r.status(), 202);
     {
@@ -883,7 +828,7 @@ async fn stored_responses_are_read_with_their_own_definition(b: Backend) {
     )
     .await;
     let dep = app.deployment("bumped").await;
-    import(
+    import_rows(
         &app,
         &dep,
         &[

@@ -370,11 +370,10 @@ async fn hosted_page_refuses_closed_expired_unknown_and_foreign_posts(b: Backend
     assert_eq!(r.status(), 410);
 
     let r = app
-        .admin(
-            &app.key,
-            reqwest::Method::PATCH,
+        .as_agency(&app.key)
+        .patch(
             &format!("/api/v1/admin/deployments/{dep}"),
-            Some(json!({"status": "closed"})),
+            json!({"status": "closed"}),
         )
         .await;
     assert_eq!(r.status(), 200);
