@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use tokio::sync::oneshot;
 
 use crate::db::schema::{impressions, responses};
-use crate::db::{self, AnyConnection, Pool};
+use crate::db::{self, db_run, AnyConnection, Pool};
 use crate::error::ApiError;
 use crate::intake::answers::ValidAnswers;
 use crate::intake::limit::{self, ClientBucket};
@@ -417,18 +417,11 @@ pub(crate) fn insert_batch(
     // same on both, so dispatch to the inner connection.)
     let mut inserted: HashSet<String> = HashSet::with_capacity(unique.len());
     for chunk in unique.chunks(500) {
-        let ids: Vec<String> = match conn {
-            AnyConnection::Sqlite(c) => diesel::insert_into(responses::table)
-                .values(chunk)
-                .on_conflict_do_nothing()
-                .returning(responses::id)
-                .get_results(c)?,
-            AnyConnection::Postgresql(c) => diesel::insert_into(responses::table)
-                .values(chunk)
-                .on_conflict_do_nothing()
-                .returning(responses::id)
-                .get_results(c)?,
-        };
+        let ids: Vec<String> = db_run!(conn, c => diesel::insert_into(responses::table)
+            .values(chunk)
+            .on_conflict_do_nothing()
+            .returning(responses::id)
+            .get_results(c))?;
         inserted.extend(ids);
     }
     let skipped: Vec<&str> = unique
@@ -483,14 +476,7 @@ pub(crate) fn insert_batch(
         });
     }
     for chunk in imps.chunks(1000) {
-        match conn {
-            AnyConnection::Sqlite(c) => diesel::insert_into(impressions::table)
-                .values(chunk)
-                .execute(c)?,
-            AnyConnection::Postgresql(c) => diesel::insert_into(impressions::table)
-                .values(chunk)
-                .execute(c)?,
-        };
+        db_run!(conn, c => diesel::insert_into(impressions::table).values(chunk).execute(c))?;
     }
     Ok(outcomes)
 }
