@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod body;
 pub mod cli;
 pub mod configuration;
 pub mod csv_lines;
@@ -16,6 +17,7 @@ pub mod metrics;
 pub mod ops;
 pub mod registry;
 pub mod report;
+pub mod responses;
 pub mod router;
 pub mod startup;
 pub mod survey;

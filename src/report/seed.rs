@@ -13,8 +13,8 @@ use crate::db::schema::{impressions, responses, service_volumes};
 use crate::db::{self, db_run, AnyConnection};
 use crate::definitions::LoadedDefs;
 use crate::fiscal::FiscalQuarter;
-use crate::intake::writer::{NewImpression, NewResponse};
 use crate::registry::{self, Deployment};
+use crate::responses::{NewImpression, NewResponse};
 
 pub struct SeedPlan {
     pub responses: u64,

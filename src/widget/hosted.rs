@@ -12,9 +12,9 @@ use serde_json::{Map, Value};
 use super::page::{self, words, FormState, SurveyForm};
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::intake::writer::{NewResponse, Stored};
 use crate::intake::{self, answers, wanted_locales, HONEYPOT_FIELD, MAX_BODY};
 use crate::registry::DeploymentView;
+use crate::responses::{NewResponse, Stored};
 use crate::survey::{Instrument, QuestionType};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -159,7 +159,7 @@ pub(crate) async fn read_form(
     payload: web::Payload,
     locale: &str,
 ) -> Result<HashMap<String, Vec<String>>, HttpResponse> {
-    let body = intake::read_body(req, payload, MAX_BODY)
+    let body = crate::body::read_body(req, payload, MAX_BODY)
         .await
         .map_err(|e| error_page(e, locale, None, None))?;
     parse_form(&body).map_err(|e| error_page(e, locale, None, None))
@@ -223,7 +223,7 @@ async fn count_impression(state: &AppState, req: &HttpRequest, view: &Deployment
     let Ok(client) = intake::rate_limit(state, req) else {
         return;
     };
-    let imp = crate::intake::writer::NewImpression {
+    let imp = crate::responses::NewImpression {
         deployment_id: view.deployment.id.clone(),
         occurred_at: crate::db::now(),
     };
