@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod assets;
 pub mod body;
 pub mod cli;
 pub mod configuration;
@@ -15,6 +16,7 @@ pub mod fiscal;
 pub mod intake;
 pub mod metrics;
 pub mod ops;
+pub mod pages;
 pub mod registry;
 pub mod report;
 pub mod responses;
@@ -22,4 +24,3 @@ pub mod router;
 pub mod startup;
 pub mod survey;
 pub mod telemetry;
-pub mod widget;

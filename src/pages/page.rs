@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use maud::{html, Markup, DOCTYPE};
 
-use super::assets::assets;
+use crate::assets::assets;
 use crate::registry::DeploymentView;
 use crate::survey::{Instrument, Localized, Polarity, QuestionType};
 
@@ -385,42 +385,4 @@ pub fn message_page(
         @if let Some(ins) = pra { (pra_footer(ins, locale)) }
     };
     shell(locale, heading, agency, main)
-}
-
-/// `/demo`: one host page per widget mode, for trying the widget locally.
-pub fn demo_page(mode: &str, deployment: &str, others: &[(String, String)]) -> String {
-    let a = assets();
-    let target = match mode {
-        "button" => Some("#give-feedback"),
-        "inline" => Some("#survey-here"),
-        _ => None,
-    };
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                // No favicon request (and no 404 in the console).
-                link rel="icon" href="data:,";
-                title { "cx-survey widget demo: " (mode) }
-                link rel="stylesheet" href=(a.url("uswds/css/uswds.min.css"));
-                script src="/widget.js" data-deployment=(deployment) data-mode=(mode) data-target=[target] defer {}
-            }
-            body {
-                main.usa-section { div.grid-container {
-                    h1 { "Widget demo: " (mode) " mode" }
-                    p { "A stand-in for an agency page after a transaction. The tag on this page:" }
-                    pre.cx-code { code { (format!("<script src=\"/widget.js\" data-deployment=\"{deployment}\" data-mode=\"{mode}\"{} defer></script>",
-                        target.map(|t| format!(" data-target=\"{t}\"")).unwrap_or_default())) } }
-                    @if mode == "button" { button.usa-button #give-feedback type="button" { "Tell us how we did" } }
-                    @if mode == "inline" { div #survey-here {} }
-                    @if mode == "modal" { p { "The floating “Feedback” button is at the bottom right." } }
-                    h2 { "Other modes and deployments" }
-                    ul.usa-list { @for (href, label) in others { li { a.usa-link href=(href) { (label) } } } }
-                } }
-            }
-        }
-    }
-    .into_string()
 }
