@@ -99,7 +99,23 @@ pub fn insert_batch(
     rows: &[NewResponse],
     imps: &[NewImpression],
 ) -> QueryResult<Vec<Stored>> {
-    // The same submission_id twice in one batch: the first is stored, the others repeat it.
+    let (unique, slots) = first_of_each_submission(rows);
+    let inserted = insert_new(conn, &unique)?;
+    let existing = stored_before(conn, &unique, &inserted)?;
+    let outcomes = slots
+        .into_iter()
+        .map(|(i, repeat)| outcome(&unique[i], repeat, &inserted, &existing))
+        .collect::<QueryResult<Vec<_>>>()?;
+    for chunk in imps.chunks(1000) {
+        db_run!(conn, c => diesel::insert_into(impressions::table).values(chunk).execute(c))?;
+    }
+    Ok(outcomes)
+}
+
+/// The same submission_id twice in one batch: the first is stored, the others repeat it.
+/// Returns the rows to store and, for each of `rows`, its row among them and whether it
+/// repeats an earlier one.
+fn first_of_each_submission(rows: &[NewResponse]) -> (Vec<NewResponse>, Vec<(usize, bool)>) {
     let mut first_of: HashMap<(&str, &str), usize> = HashMap::new();
     let mut unique: Vec<NewResponse> = Vec::with_capacity(rows.len());
     let mut slots = Vec::with_capacity(rows.len());
@@ -119,6 +135,11 @@ pub fn insert_batch(
             }
         }
     }
+    (unique, slots)
+}
+
+/// Stores the rows not stored before; the ids of those it stored.
+fn insert_new(conn: &mut AnyConnection, unique: &[NewResponse]) -> QueryResult<HashSet<String>> {
     // One statement stores the new rows and names them; a row it skipped was already stored.
     // (Multi-row INSERT does not compile through the multi-backend connection; the SQL is the
     // same on both, so dispatch to the inner connection.)
@@ -131,6 +152,16 @@ pub fn insert_batch(
             .get_results(c))?;
         inserted.extend(ids);
     }
+    Ok(inserted)
+}
+
+/// The ids already stored under the submission_ids of the rows the insert skipped, by
+/// (deployment, submission_id).
+fn stored_before(
+    conn: &mut AnyConnection,
+    unique: &[NewResponse],
+    inserted: &HashSet<String>,
+) -> QueryResult<HashMap<(String, String), String>> {
     let skipped: Vec<&str> = unique
         .iter()
         .filter(|r| !inserted.contains(&r.id))
@@ -152,38 +183,34 @@ pub fn insert_batch(
             }
         }
     }
-    let mut outcomes = Vec::with_capacity(rows.len());
-    for (i, repeat) in slots {
-        let r = &unique[i];
-        let id = if inserted.contains(&r.id) {
-            r.id.clone()
-        } else {
-            let key = (
-                r.deployment_id.clone(),
-                r.submission_id.clone().unwrap_or_default(),
-            );
-            match existing.get(&key) {
-                Some(id) => {
-                    outcomes.push(Stored::Duplicate(id.clone()));
-                    continue;
-                }
-                // Skipped for another unique key (an imported external_id): the caller decides.
-                None => {
-                    return Err(diesel::result::Error::DatabaseError(
-                        diesel::result::DatabaseErrorKind::UniqueViolation,
-                        Box::new(format!("response {} conflicts with a stored one", r.id)),
-                    ))
-                }
-            }
-        };
-        outcomes.push(if repeat {
+    Ok(existing)
+}
+
+/// What became of one row: stored now (or repeating a row stored now), or stored before.
+fn outcome(
+    r: &NewResponse,
+    repeat: bool,
+    inserted: &HashSet<String>,
+    existing: &HashMap<(String, String), String>,
+) -> QueryResult<Stored> {
+    if inserted.contains(&r.id) {
+        let id = r.id.clone();
+        return Ok(if repeat {
             Stored::Duplicate(id)
         } else {
             Stored::Created(id)
         });
     }
-    for chunk in imps.chunks(1000) {
-        db_run!(conn, c => diesel::insert_into(impressions::table).values(chunk).execute(c))?;
+    let key = (
+        r.deployment_id.clone(),
+        r.submission_id.clone().unwrap_or_default(),
+    );
+    match existing.get(&key) {
+        Some(id) => Ok(Stored::Duplicate(id.clone())),
+        // Skipped for another unique key (an imported external_id): the caller decides.
+        None => Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            Box::new(format!("response {} conflicts with a stored one", r.id)),
+        )),
     }
-    Ok(outcomes)
 }
