@@ -3,6 +3,8 @@
 
 pub mod admin;
 pub mod app;
+pub mod assets;
+pub mod body;
 pub mod cli;
 pub mod configuration;
 pub mod csv_lines;
@@ -15,10 +17,11 @@ pub mod healthcheck;
 pub mod intake;
 pub mod metrics;
 pub mod ops;
+pub mod pages;
 pub mod registry;
 pub mod report;
+pub mod responses;
 pub mod router;
 pub mod startup;
 pub mod survey;
 pub mod telemetry;
-pub mod widget;

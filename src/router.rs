@@ -8,8 +8,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(crate::ops::routes)
         .configure(crate::intake::routes)
         .configure(crate::admin::routes)
-        .configure(crate::widget::routes)
-        .configure(crate::email::routes)
+        .configure(crate::assets::routes)
+        .configure(crate::pages::routes)
         .default_service(web::to(|| async {
             Err::<actix_web::HttpResponse, _>(ApiError::NotFound("route"))
         }));

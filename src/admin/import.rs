@@ -13,15 +13,15 @@ use serde_json::{Map, Value};
 
 use super::AdminKey;
 use crate::app::AppState;
+use crate::body::read_body;
 use crate::csv_lines;
 use crate::db::schema::responses;
 use crate::db::{self, AnyConnection};
 use crate::error::{ApiError, FieldError};
 use crate::intake::answers;
-use crate::intake::read_body;
-use crate::intake::writer::{insert_batch, NewResponse};
 use crate::registry::Deployment;
 use crate::report::upload::UPLOAD_HEADER;
+use crate::responses::{insert_batch, NewResponse};
 use crate::survey::{pra, Instrument, Polarity, QuestionType, DRIVERS};
 
 pub const IMPORT_LIMIT: usize = 16 * 1024 * 1024;

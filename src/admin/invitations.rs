@@ -22,7 +22,7 @@ pub async fn create_invitations(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body = crate::intake::read_body(&req, payload, email::MAX_BATCH_BYTES).await?;
+    let body = crate::body::read_body(&req, payload, email::MAX_BATCH_BYTES).await?;
     let list: Vec<InviteRow> = serde_json::from_slice(&body).map_err(|e| {
         ApiError::field(
             "body",

@@ -14,7 +14,6 @@ use actix_web::{web, FromRequest, HttpRequest};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use rand::RngCore;
-use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
@@ -182,21 +181,6 @@ impl FromRequest for AdminKey {
                 .ok_or(ApiError::Unauthorized)
         })
     }
-}
-
-/// Parses a JSON body into `T`, naming the offending field on failure.
-pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        let field = if path == "." || inner.is_syntax() || inner.is_eof() {
-            "body".to_string()
-        } else {
-            path
-        };
-        ApiError::Invalid(vec![FieldError::new(field, inner.to_string())])
-    })
 }
 
 /// Runs `validator` rules and turns them into per-field problems.

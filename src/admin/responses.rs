@@ -10,13 +10,13 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{parse_json, AdminKey};
+use super::AdminKey;
 use crate::app::AppState;
+use crate::body::json_body;
 use crate::db::schema::{deployments, response_audit, responses};
 use crate::db::{self, to_utc, AnyConnection};
 use crate::error::{ApiError, FieldError};
 use crate::fiscal::FiscalQuarter;
-use crate::intake::read_body;
 use crate::report::upload::{csv_safe, driver_cells, UPLOAD_HEADER};
 
 pub const STATUSES: [&str; 4] = ["counted", "spam", "test", "deleted"];
@@ -424,7 +424,7 @@ pub async fn triage(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body: TriageIn = parse_json(&read_body(&req, payload, 4096).await?)?;
+    let body: TriageIn = json_body(&req, payload, 4096).await?;
     if !STATUSES.contains(&body.status.as_str()) {
         return Err(ApiError::field(
             "status",

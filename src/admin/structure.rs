@@ -7,13 +7,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::{Validate, ValidationError};
 
-use super::{parse_json, validate, AdminKey};
+use super::{validate, AdminKey};
 use crate::app::AppState;
+use crate::body::json_body;
 use crate::db::schema::service_volumes;
 use crate::db::{self, to_utc};
 use crate::error::{ApiError, FieldError};
 use crate::fiscal::FiscalQuarter;
-use crate::intake::read_body;
 use crate::registry::{self, Deployment, Hisp, Service};
 
 const BODY_LIMIT: usize = 64 * 1024;
@@ -69,7 +69,7 @@ pub async fn create_hisp(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body: NewHisp = parse_json(&read_body(&req, payload, BODY_LIMIT).await?)?;
+    let body: NewHisp = json_body(&req, payload, BODY_LIMIT).await?;
     validate(&body)?;
     let h = state
         .db(move |c| registry::create_hisp(c, &key.agency_id, &body.slug, body.name.trim()))
@@ -152,7 +152,7 @@ pub async fn create_service(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body: NewService = parse_json(&read_body(&req, payload, BODY_LIMIT).await?)?;
+    let body: NewService = json_body(&req, payload, BODY_LIMIT).await?;
     validate(&body)?;
     let errs = check_channels(&body.channels);
     if !errs.is_empty() {
@@ -270,7 +270,7 @@ pub async fn create_deployment(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body: NewDeployment = parse_json(&read_body(&req, payload, BODY_LIMIT).await?)?;
+    let body: NewDeployment = json_body(&req, payload, BODY_LIMIT).await?;
     validate(&body)?;
     let mut errs = vec![];
     if state.instrument(&body.instrument).is_none() {
@@ -409,7 +409,7 @@ pub async fn update_deployment(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body: DeploymentPatch = parse_json(&read_body(&req, payload, BODY_LIMIT).await?)?;
+    let body: DeploymentPatch = json_body(&req, payload, BODY_LIMIT).await?;
     let mut errs = vec![];
     if let Some(s) = &body.status {
         if !matches!(s.as_str(), "open" | "closed") {
@@ -529,7 +529,7 @@ pub async fn put_volume(
     if q_n.is_none() {
         errs.push(FieldError::new("quarter", "must be 1 to 4"));
     }
-    let body: VolumeIn = parse_json(&read_body(&req, payload, BODY_LIMIT).await?)?;
+    let body: VolumeIn = json_body(&req, payload, BODY_LIMIT).await?;
     if let Err(ApiError::Invalid(e)) = validate(&body) {
         errs.extend(e);
     }

@@ -20,6 +20,21 @@ pub enum AnyConnection {
     Sqlite(SqliteConnection),
 }
 
+/// Runs the same code on whichever backend's own connection `conn` holds: `db_run!(conn, c =>
+/// expr)` binds `c` to the `SqliteConnection` or the `PgConnection` and evaluates `expr` with
+/// it. For statements that compile per backend only (a multi-row INSERT, an upsert with
+/// `RETURNING`) and for loads that should skip the multi-backend row wrapping; bodies that
+/// truly differ per backend keep their own `match`.
+macro_rules! db_run {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::db::AnyConnection::Sqlite($c) => $body,
+            $crate::db::AnyConnection::Postgresql($c) => $body,
+        }
+    };
+}
+pub(crate) use db_run;
+
 pub type Pool = r2d2::Pool<ConnectionManager>;
 pub type PooledConn = r2d2::PooledConnection<ConnectionManager>;
 

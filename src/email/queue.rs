@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::db::schema::{invitations, opt_outs};
-use crate::db::AnyConnection;
+use crate::db::{db_run, AnyConnection};
 use crate::error::{ApiError, FieldError};
 use crate::registry::Deployment;
 
@@ -285,14 +285,7 @@ pub fn queue(
 }
 
 fn insert(c: &mut AnyConnection, batch: &[NewInvitation]) -> QueryResult<()> {
-    match c {
-        AnyConnection::Sqlite(c) => diesel::insert_into(invitations::table)
-            .values(batch)
-            .execute(c)?,
-        AnyConnection::Postgresql(c) => diesel::insert_into(invitations::table)
-            .values(batch)
-            .execute(c)?,
-    };
+    db_run!(c, c => diesel::insert_into(invitations::table).values(batch).execute(c))?;
     Ok(())
 }
 

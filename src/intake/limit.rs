@@ -25,7 +25,7 @@ use ipnet::IpNet;
 use sha2::Sha256;
 
 use crate::db::schema::rate_windows;
-use crate::db::AnyConnection;
+use crate::db::{db_run, AnyConnection};
 use crate::error::ApiError;
 
 /// The keyed hash naming one client in the shared counts.
@@ -178,21 +178,13 @@ pub(crate) fn count_shared(
             })
             .collect();
         // As in the writer: the multi-row upsert compiles per backend only.
-        macro_rules! upsert {
-            ($c:expr) => {
-                diesel::insert_into(rate_windows::table)
-                    .values(&rows)
-                    .on_conflict((rate_windows::bucket, rate_windows::window_start))
-                    .do_update()
-                    .set(rate_windows::hits.eq(rate_windows::hits + excluded(rate_windows::hits)))
-                    .returning((rate_windows::bucket, rate_windows::hits))
-                    .get_results::<(String, i32)>($c)
-            };
-        }
-        totals.extend(match conn {
-            AnyConnection::Sqlite(c) => upsert!(c)?,
-            AnyConnection::Postgresql(c) => upsert!(c)?,
-        });
+        totals.extend(db_run!(conn, c => diesel::insert_into(rate_windows::table)
+            .values(&rows)
+            .on_conflict((rate_windows::bucket, rate_windows::window_start))
+            .do_update()
+            .set(rate_windows::hits.eq(rate_windows::hits + excluded(rate_windows::hits)))
+            .returning((rate_windows::bucket, rate_windows::hits))
+            .get_results::<(String, i32)>(c))?);
     }
     Ok(totals)
 }

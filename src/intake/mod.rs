@@ -14,16 +14,16 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use chrono::Utc;
-use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::app::AppState;
+use crate::body::read_body;
 use crate::error::{ApiError, FieldError};
 use crate::registry::{self, DeploymentView};
+use crate::responses::{NewImpression, NewResponse, Stored};
 use crate::survey::{pra, Instrument, QuestionType};
 pub use limit::{ClientBucket, RateLimiter};
-use writer::{NewImpression, NewResponse, Stored};
 
 pub const MAX_BODY: usize = 64 * 1024;
 /// A bot that fills this invisible field gets a normal-looking answer and stores nothing.
@@ -100,32 +100,6 @@ pub(crate) fn rate_limit(
         Some(l) => l.admit(req),
         None => Ok(None),
     }
-}
-
-/// Reads a body of at most `limit` bytes, refusing early on a declared larger length.
-pub async fn read_body(
-    req: &HttpRequest,
-    mut payload: web::Payload,
-    limit: usize,
-) -> Result<web::Bytes, ApiError> {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > limit) {
-        return Err(ApiError::PayloadTooLarge(limit));
-    }
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::BadRequest(format!("could not read the body: {e}")))?;
-        if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge(limit));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body.freeze())
 }
 
 pub(crate) async fn load(state: &AppState, id: &str) -> Result<Arc<DeploymentView>, ApiError> {

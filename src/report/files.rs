@@ -15,7 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::upload::{csv_safe, driver_cells_static, offered_masks, UPLOAD_HEADER};
 use super::{Report, Scope};
 use crate::db::schema::responses;
-use crate::db::{AnyConnection, Pool};
+use crate::db::{db_run, AnyConnection, Pool};
 use crate::definitions::LoadedDefs;
 use crate::fiscal::FiscalQuarter;
 
@@ -441,37 +441,31 @@ fn page(
 ) -> QueryResult<Vec<UploadRow>> {
     // The same query on each backend's own connection: rows then skip the multi-backend
     // wrapping, which is a third of the cost at millions of rows.
-    macro_rules! load_page {
-        ($conn:expr) => {{
-            let q = responses::table
-                .filter(responses::status.eq("counted"))
-                .filter(responses::submitted_at.lt(end))
-                .select((
-                    responses::deployment_id,
-                    responses::id,
-                    responses::external_id,
-                    responses::instrument_version,
-                    responses::trust,
-                    responses::drivers_positive,
-                    responses::drivers_negative,
-                    responses::comment,
-                ))
-                .order((responses::submitted_at, responses::id))
-                .limit(PAGE)
-                .into_boxed();
-            let q = match after {
-                None => q.filter(responses::submitted_at.ge(start)),
-                Some((ts, id)) => q.filter(responses::submitted_at.ge(*ts)).filter(
-                    responses::submitted_at
-                        .gt(*ts)
-                        .or(responses::id.gt(id.clone())),
-                ),
-            };
-            q.load($conn)
-        }};
-    }
-    match c {
-        AnyConnection::Sqlite(c) => load_page!(c),
-        AnyConnection::Postgresql(c) => load_page!(c),
-    }
+    db_run!(c, c => {
+        let q = responses::table
+            .filter(responses::status.eq("counted"))
+            .filter(responses::submitted_at.lt(end))
+            .select((
+                responses::deployment_id,
+                responses::id,
+                responses::external_id,
+                responses::instrument_version,
+                responses::trust,
+                responses::drivers_positive,
+                responses::drivers_negative,
+                responses::comment,
+            ))
+            .order((responses::submitted_at, responses::id))
+            .limit(PAGE)
+            .into_boxed();
+        let q = match after {
+            None => q.filter(responses::submitted_at.ge(start)),
+            Some((ts, id)) => q.filter(responses::submitted_at.ge(*ts)).filter(
+                responses::submitted_at
+                    .gt(*ts)
+                    .or(responses::id.gt(id.clone())),
+            ),
+        };
+        q.load(c)
+    })
 }

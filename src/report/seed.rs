@@ -10,11 +10,11 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::db::schema::{impressions, responses, service_volumes};
-use crate::db::{self, AnyConnection};
+use crate::db::{self, db_run, AnyConnection};
 use crate::definitions::LoadedDefs;
 use crate::fiscal::FiscalQuarter;
-use crate::intake::writer::{NewImpression, NewResponse};
 use crate::registry::{self, Deployment};
+use crate::responses::{NewImpression, NewResponse};
 
 pub struct SeedPlan {
     pub responses: u64,
@@ -164,25 +164,11 @@ fn flush(
     imps: &mut Vec<NewImpression>,
 ) -> QueryResult<()> {
     if !rows.is_empty() {
-        match c {
-            AnyConnection::Sqlite(c) => diesel::insert_into(responses::table)
-                .values(&*rows)
-                .execute(c)?,
-            AnyConnection::Postgresql(c) => diesel::insert_into(responses::table)
-                .values(&*rows)
-                .execute(c)?,
-        };
+        db_run!(c, c => diesel::insert_into(responses::table).values(&*rows).execute(c))?;
         rows.clear();
     }
     for chunk in imps.chunks(5000) {
-        match c {
-            AnyConnection::Sqlite(c) => diesel::insert_into(impressions::table)
-                .values(chunk)
-                .execute(c)?,
-            AnyConnection::Postgresql(c) => diesel::insert_into(impressions::table)
-                .values(chunk)
-                .execute(c)?,
-        };
+        db_run!(c, c => diesel::insert_into(impressions::table).values(chunk).execute(c))?;
     }
     imps.clear();
     Ok(())

@@ -85,7 +85,7 @@ fn impressions(app: &TestApp, dep: &str, at: &str, n: usize) {
     let mut c = app.pool.get().unwrap();
     for _ in 0..n {
         diesel::insert_into(cx_survey::db::schema::impressions::table)
-            .values(&cx_survey::intake::writer::NewImpression {
+            .values(&cx_survey::responses::NewImpression {
                 deployment_id: dep.to_string(),
                 occurred_at: at,
             })

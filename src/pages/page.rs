@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use maud::{html, Markup, DOCTYPE};
 
-use super::assets::assets;
+use crate::assets::assets;
 use crate::registry::DeploymentView;
-use crate::survey::{Instrument, Localized, Polarity, QuestionType};
+use crate::survey::{Instrument, Localized, Polarity, Question, QuestionType};
 
 /// The words of the page around the instrument's own text.
 pub struct Words {
@@ -238,6 +238,8 @@ pub struct SurveyForm<'a> {
     pub state: FormState,
 }
 
+type Fill<'a> = &'a dyn Fn(&Localized) -> String;
+
 pub fn survey_page(f: &SurveyForm) -> String {
     let (ins, locale, w) = (f.ins, f.locale, words(f.locale));
     let fill = |m: &Localized| {
@@ -246,102 +248,22 @@ pub fn survey_page(f: &SurveyForm) -> String {
             .replace("{agency}", &f.view.agency.name)
     };
     let title = fill(&ins.title);
-    let trust = ins.trust();
-    let trust_labels = trust
-        .choices
-        .as_ref()
-        .and_then(|c| c.get(locale))
-        .cloned()
-        .unwrap_or_default();
-    let first_value = |kind: QuestionType| if kind == QuestionType::Thumbs { 0 } else { 1 };
     let main = html! {
         @if let Some((href, lang)) = &f.other_locale {
             p.cx-lang { a.usa-link href=(href) lang=(lang) hreflang=(lang) { (words(lang).language_name) } }
         }
         h1 { (title) }
         p.usa-intro { (f.view.service.name) }
-        @if !f.state.errors.is_empty() {
-            div.usa-alert.usa-alert--error role="alert" {
-                div.usa-alert__body {
-                    h2.usa-alert__heading { (w.problem) }
-                    ul.usa-list {
-                        @for (key, msg) in &f.state.errors {
-                            li { a.usa-link href={ "#q-" (key) } { (short_text(ins, key, &fill)) ": " (msg) } }
-                        }
-                    }
-                }
-            }
-        }
+        @if !f.state.errors.is_empty() { (error_summary(f, &fill)) }
         p.cx-required-note { (w.required_note) }
         form.usa-form.usa-form--large.cx-form method="post" action=(f.action) novalidate {
             input type="hidden" name="submission_id" value=(f.submission_id);
             input type="hidden" name="locale" value=(locale);
             @for q in &ins.questions {
-                @let err = f.state.error(&q.key);
-                @let err_id = format!("{}-error", q.key);
-                @let hint_id = format!("{}-hint", q.key);
                 @match q.kind {
-                    QuestionType::Thumbs | QuestionType::Likert5 => {
-                        fieldset.usa-fieldset.cx-q #{ "q-" (q.key) } aria-describedby=[err.map(|_| &err_id)] {
-                            legend.usa-legend.cx-legend { (fill(&q.text)) @if q.required { " " span.cx-req { "(" (w.required) ")" } } }
-                            @if let Some(h) = &q.hint { span.usa-hint #(hint_id) { (fill(h)) } }
-                            @if let Some(e) = err { span.usa-error-message #(err_id) { (e) } }
-                            div.cx-choices.cx-choices--row[q.kind == QuestionType::Thumbs] {
-                                @for (i, label) in q.choices.as_ref().and_then(|c| c.get(locale)).into_iter().flatten().enumerate() {
-                                    @let v = (first_value(q.kind) + i).to_string();
-                                    @let id = format!("{}-{}", q.key, v);
-                                    div.usa-radio {
-                                        input.usa-radio__input.usa-radio__input--tile #(id) type="radio" name=(q.key) value=(v)
-                                            checked[f.state.has(&q.key, &v)] required[q.required] aria-invalid=[err.map(|_| "true")];
-                                        label.usa-radio__label for=(id) { (label) }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    QuestionType::Drivers => {
-                        @let shows: Vec<usize> = match (trust.kind, q.polarity) {
-                            (QuestionType::Thumbs, Some(Polarity::Positive)) => vec![1],
-                            (QuestionType::Thumbs, _) => vec![0],
-                            (_, Some(Polarity::Positive)) => vec![4, 5],
-                            _ => vec![1, 2, 3],
-                        };
-                        @let values = shows.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" ");
-                        @let labels = shows.iter().filter_map(|v| trust_labels.get(v - first_value(trust.kind))).cloned().collect::<Vec<_>>().join("”, “");
-                        fieldset.usa-fieldset.cx-q.cx-reveal #{ "q-" (q.key) } data-show-if-values=(values)
-                            aria-describedby={ (hint_id) "-if" @if err.is_some() { " " (err_id) } } {
-                            legend.usa-legend.cx-legend { (fill(&q.text)) }
-                            span.usa-hint.cx-if #{ (hint_id) "-if" } { (w.if_answered.replace("{answers}", &labels)) }
-                            @if let Some(h) = &q.hint { span.usa-hint { (fill(h)) } }
-                            @if let Some(e) = err { span.usa-error-message #(err_id) { (e) } }
-                            div.cx-choices {
-                                @for o in q.options.iter().flatten() {
-                                    @let id = format!("{}-{}", q.key, o.key);
-                                    div.usa-checkbox {
-                                        input.usa-checkbox__input.usa-checkbox__input--tile #(id) type="checkbox" name=(q.key) value=(o.key)
-                                            checked[f.state.has(&q.key, &o.key)];
-                                        label.usa-checkbox__label for=(id) { (fill(&o.label)) }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    QuestionType::Text => {
-                        @let max = q.max_length.unwrap_or(crate::survey::COMMENT_MAX_CHARS);
-                        div.usa-form-group.cx-q.usa-form-group--error[err.is_some()] #{ "q-" (q.key) } {
-                            label.usa-label for=(q.key) { (fill(&q.text)) @if q.required { " " span.cx-req { "(" (w.required) ")" } } }
-                            span.usa-hint #(hint_id) {
-                                @if let Some(h) = &q.hint { (fill(h)) " " }
-                                (w.max_chars.replace("{n}", &max.to_string()))
-                            }
-                            @if let Some(e) = err { span.usa-error-message #(err_id) { (e) } }
-                            textarea.usa-textarea #(q.key) name=(q.key) rows="5" maxlength=(max)
-                                aria-describedby={ (hint_id) @if err.is_some() { " " (err_id) } }
-                                aria-invalid=[err.map(|_| "true")] {
-                                (f.state.values.get(&q.key).and_then(|v| v.first()).map(String::as_str).unwrap_or(""))
-                            }
-                        }
-                    }
+                    QuestionType::Thumbs | QuestionType::Likert5 => (choice_question(f, q, &fill)),
+                    QuestionType::Drivers => (drivers_question(f, q, &fill)),
+                    QuestionType::Text => (text_question(f, q, &fill)),
                 }
             }
             div.cx-hp aria-hidden="true" {
@@ -353,6 +275,134 @@ pub fn survey_page(f: &SurveyForm) -> String {
         (pra_footer(ins, locale))
     };
     shell(locale, &title, Some(&f.view.agency.name), main)
+}
+
+/// The value of a scale's first choice: thumbs count from 0, Likert from 1.
+fn first_value(kind: QuestionType) -> usize {
+    if kind == QuestionType::Thumbs {
+        0
+    } else {
+        1
+    }
+}
+
+/// The list of problems above a form posted with errors, each linking to its question.
+fn error_summary(f: &SurveyForm, fill: Fill) -> Markup {
+    let w = words(f.locale);
+    html! {
+        div.usa-alert.usa-alert--error role="alert" {
+            div.usa-alert__body {
+                h2.usa-alert__heading { (w.problem) }
+                ul.usa-list {
+                    @for (key, msg) in &f.state.errors {
+                        li { a.usa-link href={ "#q-" (key) } { (short_text(f.ins, key, fill)) ": " (msg) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A thumbs or Likert question: one radio tile per choice.
+fn choice_question(f: &SurveyForm, q: &Question, fill: Fill) -> Markup {
+    let (locale, w) = (f.locale, words(f.locale));
+    let err = f.state.error(&q.key);
+    let err_id = format!("{}-error", q.key);
+    let hint_id = format!("{}-hint", q.key);
+    html! {
+        fieldset.usa-fieldset.cx-q #{ "q-" (q.key) } aria-describedby=[err.map(|_| &err_id)] {
+            legend.usa-legend.cx-legend { (fill(&q.text)) @if q.required { " " span.cx-req { "(" (w.required) ")" } } }
+            @if let Some(h) = &q.hint { span.usa-hint #(hint_id) { (fill(h)) } }
+            @if let Some(e) = err { span.usa-error-message #(err_id) { (e) } }
+            div.cx-choices.cx-choices--row[q.kind == QuestionType::Thumbs] {
+                @for (i, label) in q.choices.as_ref().and_then(|c| c.get(locale)).into_iter().flatten().enumerate() {
+                    @let v = (first_value(q.kind) + i).to_string();
+                    @let id = format!("{}-{}", q.key, v);
+                    div.usa-radio {
+                        input.usa-radio__input.usa-radio__input--tile #(id) type="radio" name=(q.key) value=(v)
+                            checked[f.state.has(&q.key, &v)] required[q.required] aria-invalid=[err.map(|_| "true")];
+                        label.usa-radio__label for=(id) { (label) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A list of drivers: checkbox tiles, shown (with JavaScript) only after the trust answers
+/// that reveal it, and saying which those are (without JavaScript).
+fn drivers_question(f: &SurveyForm, q: &Question, fill: Fill) -> Markup {
+    let w = words(f.locale);
+    let trust = f.ins.trust();
+    let trust_labels = trust
+        .choices
+        .as_ref()
+        .and_then(|c| c.get(f.locale))
+        .cloned()
+        .unwrap_or_default();
+    let err = f.state.error(&q.key);
+    let err_id = format!("{}-error", q.key);
+    let hint_id = format!("{}-hint", q.key);
+    let shows: Vec<usize> = match (trust.kind, q.polarity) {
+        (QuestionType::Thumbs, Some(Polarity::Positive)) => vec![1],
+        (QuestionType::Thumbs, _) => vec![0],
+        (_, Some(Polarity::Positive)) => vec![4, 5],
+        _ => vec![1, 2, 3],
+    };
+    let values = shows
+        .iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let labels = shows
+        .iter()
+        .filter_map(|v| trust_labels.get(v - first_value(trust.kind)))
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("”, “");
+    html! {
+        fieldset.usa-fieldset.cx-q.cx-reveal #{ "q-" (q.key) } data-show-if-values=(values)
+            aria-describedby={ (hint_id) "-if" @if err.is_some() { " " (err_id) } } {
+            legend.usa-legend.cx-legend { (fill(&q.text)) }
+            span.usa-hint.cx-if #{ (hint_id) "-if" } { (w.if_answered.replace("{answers}", &labels)) }
+            @if let Some(h) = &q.hint { span.usa-hint { (fill(h)) } }
+            @if let Some(e) = err { span.usa-error-message #(err_id) { (e) } }
+            div.cx-choices {
+                @for o in q.options.iter().flatten() {
+                    @let id = format!("{}-{}", q.key, o.key);
+                    div.usa-checkbox {
+                        input.usa-checkbox__input.usa-checkbox__input--tile #(id) type="checkbox" name=(q.key) value=(o.key)
+                            checked[f.state.has(&q.key, &o.key)];
+                        label.usa-checkbox__label for=(id) { (fill(&o.label)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A free-text question: a text area with its length limit.
+fn text_question(f: &SurveyForm, q: &Question, fill: Fill) -> Markup {
+    let w = words(f.locale);
+    let err = f.state.error(&q.key);
+    let err_id = format!("{}-error", q.key);
+    let hint_id = format!("{}-hint", q.key);
+    let max = q.max_length.unwrap_or(crate::survey::COMMENT_MAX_CHARS);
+    html! {
+        div.usa-form-group.cx-q.usa-form-group--error[err.is_some()] #{ "q-" (q.key) } {
+            label.usa-label for=(q.key) { (fill(&q.text)) @if q.required { " " span.cx-req { "(" (w.required) ")" } } }
+            span.usa-hint #(hint_id) {
+                @if let Some(h) = &q.hint { (fill(h)) " " }
+                (w.max_chars.replace("{n}", &max.to_string()))
+            }
+            @if let Some(e) = err { span.usa-error-message #(err_id) { (e) } }
+            textarea.usa-textarea #(q.key) name=(q.key) rows="5" maxlength=(max)
+                aria-describedby={ (hint_id) @if err.is_some() { " " (err_id) } }
+                aria-invalid=[err.map(|_| "true")] {
+                (f.state.values.get(&q.key).and_then(|v| v.first()).map(String::as_str).unwrap_or(""))
+            }
+        }
+    }
 }
 
 /// The start of a question's text, to name it in the error summary.
@@ -385,42 +435,4 @@ pub fn message_page(
         @if let Some(ins) = pra { (pra_footer(ins, locale)) }
     };
     shell(locale, heading, agency, main)
-}
-
-/// `/demo`: one host page per widget mode, for trying the widget locally.
-pub fn demo_page(mode: &str, deployment: &str, others: &[(String, String)]) -> String {
-    let a = assets();
-    let target = match mode {
-        "button" => Some("#give-feedback"),
-        "inline" => Some("#survey-here"),
-        _ => None,
-    };
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                // No favicon request (and no 404 in the console).
-                link rel="icon" href="data:,";
-                title { "cx-survey widget demo: " (mode) }
-                link rel="stylesheet" href=(a.url("uswds/css/uswds.min.css"));
-                script src="/widget.js" data-deployment=(deployment) data-mode=(mode) data-target=[target] defer {}
-            }
-            body {
-                main.usa-section { div.grid-container {
-                    h1 { "Widget demo: " (mode) " mode" }
-                    p { "A stand-in for an agency page after a transaction. The tag on this page:" }
-                    pre.cx-code { code { (format!("<script src=\"/widget.js\" data-deployment=\"{deployment}\" data-mode=\"{mode}\"{} defer></script>",
-                        target.map(|t| format!(" data-target=\"{t}\"")).unwrap_or_default())) } }
-                    @if mode == "button" { button.usa-button #give-feedback type="button" { "Tell us how we did" } }
-                    @if mode == "inline" { div #survey-here {} }
-                    @if mode == "modal" { p { "The floating “Feedback” button is at the bottom right." } }
-                    h2 { "Other modes and deployments" }
-                    ul.usa-list { @for (href, label) in others { li { a.usa-link href=(href) { (label) } } } }
-                } }
-            }
-        }
-    }
-    .into_string()
 }

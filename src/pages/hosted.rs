@@ -12,9 +12,9 @@ use serde_json::{Map, Value};
 use super::page::{self, words, FormState, SurveyForm};
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::intake::writer::{NewResponse, Stored};
 use crate::intake::{self, answers, wanted_locales, HONEYPOT_FIELD, MAX_BODY};
 use crate::registry::DeploymentView;
+use crate::responses::{NewResponse, Stored};
 use crate::survey::{Instrument, QuestionType};
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -159,7 +159,7 @@ pub(crate) async fn read_form(
     payload: web::Payload,
     locale: &str,
 ) -> Result<HashMap<String, Vec<String>>, HttpResponse> {
-    let body = intake::read_body(req, payload, MAX_BODY)
+    let body = crate::body::read_body(req, payload, MAX_BODY)
         .await
         .map_err(|e| error_page(e, locale, None, None))?;
     parse_form(&body).map_err(|e| error_page(e, locale, None, None))
@@ -223,7 +223,7 @@ async fn count_impression(state: &AppState, req: &HttpRequest, view: &Deployment
     let Ok(client) = intake::rate_limit(state, req) else {
         return;
     };
-    let imp = crate::intake::writer::NewImpression {
+    let imp = crate::responses::NewImpression {
         deployment_id: view.deployment.id.clone(),
         occurred_at: crate::db::now(),
     };
@@ -391,42 +391,85 @@ async fn answer(
         .filter(|u| !u.is_nil())
         .unwrap_or_else(uuid::Uuid::new_v4);
     let action = format!("/s/{}", view.deployment.id);
-    let thanks = format!("{action}/thanks?locale={locale}");
-    let valid = match answers_from_form(&fields, ins, locale) {
-        Ok(a) => a,
+    let honeypot = fields
+        .get(HONEYPOT_FIELD)
+        .is_some_and(|v| v.iter().any(|s| !s.is_empty()));
+    let answering = Answering {
+        view: &view,
+        ins,
+        locale,
+        thanks: format!("{action}/thanks?locale={locale}"),
+        action,
+        submission_id: submission_id.to_string(),
+        source: "hosted",
+    };
+    let state = &state;
+    store_answers(answering, fields, |row| async move {
+        let m = crate::metrics::metrics();
+        if honeypot {
+            m.responses.with_label_values(&["honeypot"]).inc();
+            return Ok(());
+        }
+        match state.writer.store_response(row, client).await? {
+            Stored::Created(_) => m.responses.with_label_values(&["stored"]).inc(),
+            Stored::Duplicate(_) => m.responses.with_label_values(&["duplicate"]).inc(),
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// A posted form of one deployment, to be stored as one response.
+pub(crate) struct Answering<'a> {
+    pub view: &'a DeploymentView,
+    pub ins: &'a Instrument,
+    pub locale: &'static str,
+    /// Where the form posts; with errors it is shown again, posting there.
+    pub action: String,
+    pub submission_id: String,
+    /// Where the respondent goes once the response is stored.
+    pub thanks: String,
+    /// The response's `source`: `hosted` or `email`.
+    pub source: &'static str,
+}
+
+/// Validates the posted `fields`, has `store` keep the response, then sends the respondent to
+/// the thank-you page. Answers that do not validate show the form again with its errors
+/// (`422`); a store that fails, the error page.
+pub(crate) async fn store_answers<F, Fut>(
+    a: Answering<'_>,
+    fields: HashMap<String, Vec<String>>,
+    store: F,
+) -> HttpResponse
+where
+    F: FnOnce(NewResponse) -> Fut,
+    Fut: std::future::Future<Output = Result<(), ApiError>>,
+{
+    let valid = match answers_from_form(&fields, a.ins, a.locale) {
+        Ok(v) => v,
         Err(errors) => {
-            let values = fields.clone();
+            let values = fields;
             let f = form(
-                &view,
-                ins,
-                locale,
-                action,
-                submission_id.to_string(),
+                a.view,
+                a.ins,
+                a.locale,
+                a.action,
+                a.submission_id,
                 FormState { values, errors },
             );
             return html(StatusCode::UNPROCESSABLE_ENTITY, page::survey_page(&f));
         }
     };
-    let m = crate::metrics::metrics();
-    let honeypot = fields
-        .get(HONEYPOT_FIELD)
-        .is_some_and(|v| v.iter().any(|s| !s.is_empty()));
-    if honeypot {
-        m.responses.with_label_values(&["honeypot"]).inc();
-        return see_other(&thanks);
-    }
     let row = NewResponse {
-        submission_id: Some(submission_id.to_string()),
-        locale: locale.to_string(),
-        ..NewResponse::counted(&view.deployment, ins, "hosted", valid)
+        submission_id: Some(a.submission_id),
+        locale: a.locale.to_string(),
+        ..NewResponse::counted(&a.view.deployment, a.ins, a.source, valid)
     };
-    match state.writer.store_response(row, client).await {
-        Ok(Stored::Created(_)) => m.responses.with_label_values(&["stored"]).inc(),
-        Ok(Stored::Duplicate(_)) => m.responses.with_label_values(&["duplicate"]).inc(),
-        Err(e) => return error_page(e, locale, Some(&view), Some(ins)),
+    if let Err(e) = store(row).await {
+        return error_page(e, a.locale, Some(a.view), Some(a.ins));
     }
     // Post/Redirect/Get: reloading the thank-you page does not post again.
-    see_other(&thanks)
+    see_other(&a.thanks)
 }
 
 pub(crate) fn see_other(location: &str) -> HttpResponse {
