@@ -50,7 +50,7 @@ pub async fn import_responses(
         return Err(ApiError::field("Content-Type", "must be text/csv"));
     }
     let agency = key.agency_id.clone();
-    let id = path.into_inner();
+    let id = crate::paths::deployment_id(&path)?;
     let deployment = state
         .db(move |c| {
             crate::registry::find_deployment(c, &agency, &id)?

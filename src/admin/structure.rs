@@ -11,6 +11,7 @@ use super::{parse_json, validate, AdminKey};
 use crate::app::AppState;
 use crate::db::schema::service_volumes;
 use crate::db::{self, to_utc};
+use crate::domain::{Access, DeploymentStatus};
 use crate::error::{ApiError, FieldError};
 use crate::fiscal::FiscalQuarter;
 use crate::intake::read_body;
@@ -205,15 +206,14 @@ pub struct NewDeployment {
 #[derive(Serialize, ToSchema)]
 pub struct DeploymentOut {
     pub id: String,
-    pub status: String,
+    pub status: DeploymentStatus,
     pub instrument: String,
     pub instrument_version: Option<i32>,
     pub service: String,
     pub channel: String,
     pub transaction_point: String,
     pub allowed_origins: Vec<String>,
-    /// `open` or `invitation`.
-    pub access: String,
+    pub access: Access,
     /// The registry file that declares this deployment (change it there), or null.
     pub managed_by: Option<String>,
     pub survey_url: String,
@@ -239,10 +239,17 @@ fn deployment_out(state: &AppState, d: Deployment, service: String) -> Deploymen
     }
 }
 
-fn check_access(access: Option<&str>) -> Option<FieldError> {
-    access
-        .filter(|a| !registry::ACCESS.contains(a))
-        .map(|_| FieldError::new("access", "must be \"open\" or \"invitation\""))
+/// `access` parsed, if given; an unknown word goes to `errs`.
+fn parse_access(access: Option<&str>, errs: &mut Vec<FieldError>) -> Option<Access> {
+    let a = access?;
+    let parsed = Access::parse(a);
+    if parsed.is_none() {
+        errs.push(FieldError::new(
+            "access",
+            "must be \"open\" or \"invitation\"",
+        ));
+    }
+    parsed
 }
 
 fn parse_origins(list: &[String]) -> Result<Vec<String>, Vec<FieldError>> {
@@ -290,7 +297,7 @@ pub async fn create_deployment(
             format!("{:?} is not an OMB channel", body.channel),
         ));
     }
-    errs.extend(check_access(body.access.as_deref()));
+    let access = parse_access(body.access.as_deref(), &mut errs);
     let origins = parse_origins(&body.allowed_origins).unwrap_or_else(|e| {
         errs.extend(e);
         vec![]
@@ -326,10 +333,10 @@ pub async fn create_deployment(
                 channel: body.channel.clone(),
                 transaction_point: body.transaction_point.trim().to_string(),
                 allowed_origins: serde_json::to_string(&origins).unwrap_or_default(),
-                status: "open".into(),
+                status: DeploymentStatus::Open,
                 created_at: now,
                 updated_at: now,
-                access: body.access.clone().unwrap_or_else(|| "open".into()),
+                access: access.unwrap_or(Access::Open),
                 managed_by: None,
             };
             registry::insert_deployment(c, &d)?;
@@ -360,7 +367,7 @@ async fn owned_deployment(
     key: &AdminKey,
     id: &str,
 ) -> Result<(Deployment, String), ApiError> {
-    let (agency, id) = (key.agency_id.clone(), id.to_string());
+    let (agency, id) = (key.agency_id.clone(), crate::paths::deployment_id(id)?);
     state
         .db(move |c| {
             let d = registry::find_deployment(c, &agency, &id)?
@@ -411,11 +418,13 @@ pub async fn update_deployment(
 ) -> Result<HttpResponse, ApiError> {
     let body: DeploymentPatch = parse_json(&read_body(&req, payload, BODY_LIMIT).await?)?;
     let mut errs = vec![];
-    if let Some(s) = &body.status {
-        if !matches!(s.as_str(), "open" | "closed") {
+    let status = body.status.as_deref().and_then(|s| {
+        let parsed = DeploymentStatus::parse(s);
+        if parsed.is_none() {
             errs.push(FieldError::new("status", "must be \"open\" or \"closed\""));
         }
-    }
+        parsed
+    });
     if let Some(t) = &body.transaction_point {
         if t.trim().is_empty() || t.len() > 300 {
             errs.push(FieldError::new(
@@ -424,7 +433,7 @@ pub async fn update_deployment(
             ));
         }
     }
-    errs.extend(check_access(body.access.as_deref()));
+    let access = parse_access(body.access.as_deref(), &mut errs);
     let origins = match body.allowed_origins.as_deref().map(parse_origins) {
         Some(Err(e)) => {
             errs.extend(e);
@@ -451,7 +460,7 @@ pub async fn update_deployment(
         .db(move |c| {
             use crate::db::schema::deployments as t;
             c.transaction::<_, diesel::result::Error, _>(|c| {
-                if let Some(s) = &body.status {
+                if let Some(s) = status {
                     registry::set_deployment_status(c, &id, s)?;
                 }
                 if let Some(tp) = &body.transaction_point {
@@ -459,7 +468,7 @@ pub async fn update_deployment(
                         .set(t::transaction_point.eq(tp.trim()))
                         .execute(c)?;
                 }
-                if let Some(a) = &body.access {
+                if let Some(a) = access {
                     diesel::update(t::table.find(&id))
                         .set(t::access.eq(a))
                         .execute(c)?;

@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::app::AppState;
+use crate::domain::DeploymentId;
 use crate::error::{ApiError, FieldError};
 use crate::registry::{self, DeploymentView};
 use crate::survey::{pra, Instrument, QuestionType};
@@ -132,12 +133,9 @@ pub(crate) async fn load(state: &AppState, id: &str) -> Result<Arc<DeploymentVie
     if let Some(v) = state.deployments.get(id) {
         return Ok(v);
     }
-    if uuid::Uuid::parse_str(id).is_err() {
-        return Err(ApiError::NotFound("deployment"));
-    }
-    let id = id.to_string();
+    let id = crate::paths::deployment_id(id)?;
     let view = state
-        .db(move |c| registry::deployment_view(c, &id).map_err(ApiError::from))
+        .db(move |c| registry::deployment_view(c, id.as_str()).map_err(ApiError::from))
         .await?
         .ok_or(ApiError::NotFound("deployment"))?;
     let view = Arc::new(view);
@@ -227,9 +225,9 @@ async fn admit(
 async fn preflight(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<String>,
+    id: DeploymentId,
 ) -> Result<HttpResponse, ApiError> {
-    let max_age = match load(&state, &path).await {
+    let max_age = match load(&state, id.as_str()).await {
         Ok(view) => {
             check_origin(&state, &req, &view)?;
             "600"
@@ -290,9 +288,9 @@ pub fn wanted_locales(req: &HttpRequest, first: Option<&str>) -> Vec<String> {
 pub async fn get_deployment(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<String>,
+    id: DeploymentId,
 ) -> Result<HttpResponse, ApiError> {
-    let view = load(&state, &path).await?;
+    let view = load(&state, id.as_str()).await?;
     check_origin(&state, &req, &view)?;
     let ins = ensure_collecting(&state, &view)?;
     let wanted = wanted_locales(&req, None);
@@ -307,13 +305,7 @@ pub async fn get_deployment(
 
 /// The deployment in one locale, placeholders filled in.
 pub fn render(view: &DeploymentView, ins: &Instrument, locale: &str) -> Value {
-    let tr = |m: &crate::survey::Localized| {
-        m.get(locale)
-            .cloned()
-            .unwrap_or_default()
-            .replace("{service}", &view.service.name)
-            .replace("{agency}", &view.agency.name)
-    };
+    let tr = |m: &crate::survey::Localized| view.fill(m.get(locale).map_or("", String::as_str));
     let trust_kind = ins.trust().kind;
     let questions: Vec<Value> = ins
         .questions
@@ -523,10 +515,10 @@ fn clean_page_url(s: &str) -> Result<String, String> {
 pub async fn submit_response(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<String>,
+    id: DeploymentId,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (view, client) = admit(&state, &req, &path).await?;
+    let (view, client) = admit(&state, &req, id.as_str()).await?;
     let ins = ensure_collecting(&state, &view)?;
     let body = read_body(&req, payload, MAX_BODY).await?;
     let m = crate::metrics::metrics();
@@ -565,10 +557,10 @@ pub async fn submit_response(
 pub async fn record_impression(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<String>,
+    id: DeploymentId,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (view, client) = admit(&state, &req, &path).await?;
+    let (view, client) = admit(&state, &req, id.as_str()).await?;
     ensure_collecting(&state, &view)?;
     // The body carries nothing we keep; read it only to bound it.
     read_body(&req, payload, 1024).await?;

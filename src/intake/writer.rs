@@ -12,6 +12,7 @@ use tokio::sync::oneshot;
 
 use crate::db::schema::{impressions, responses};
 use crate::db::{self, AnyConnection, Pool};
+use crate::domain::ResponseStatus;
 use crate::error::ApiError;
 use crate::intake::answers::ValidAnswers;
 use crate::intake::limit::{self, ClientBucket};
@@ -31,7 +32,7 @@ pub struct NewResponse {
     pub locale: String,
     pub channel: String,
     pub source: String,
-    pub status: String,
+    pub status: ResponseStatus,
     pub trust: Option<i16>,
     pub drivers_positive: i32,
     pub drivers_negative: i32,
@@ -66,7 +67,7 @@ impl NewResponse {
             locale: ins.locales[0].clone(),
             channel: deployment.channel.clone(),
             source: source.into(),
-            status: "counted".into(),
+            status: ResponseStatus::Counted,
             trust: a.trust,
             drivers_positive: a.drivers_positive,
             drivers_negative: a.drivers_negative,

@@ -17,6 +17,7 @@ use super::{Report, Scope};
 use crate::db::schema::responses;
 use crate::db::{AnyConnection, Pool};
 use crate::definitions::LoadedDefs;
+use crate::domain::ResponseStatus;
 use crate::fiscal::FiscalQuarter;
 
 const PAGE: i64 = 50_000;
@@ -444,7 +445,7 @@ fn page(
     macro_rules! load_page {
         ($conn:expr) => {{
             let q = responses::table
-                .filter(responses::status.eq("counted"))
+                .filter(responses::status.eq(ResponseStatus::Counted))
                 .filter(responses::submitted_at.lt(end))
                 .select((
                     responses::deployment_id,
