@@ -479,7 +479,7 @@ pub struct AuditEntry {
 
 #[utoipa::path(get, path = "/api/v1/admin/responses/{id}/audit", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, body = Object, description = "{\"audit\": [...]}"), (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = AuditLog), (status = 404, body = crate::error::Problem)))]
 pub async fn audit(
     state: web::Data<AppState>,
     key: AdminKey,
@@ -515,5 +515,11 @@ pub async fn audit(
                 .collect::<Vec<_>>())
         })
         .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "audit": entries })))
+    Ok(HttpResponse::Ok().json(AuditLog { audit: entries }))
+}
+
+/// A response's status changes, oldest first.
+#[derive(Serialize, ToSchema)]
+pub struct AuditLog {
+    pub audit: Vec<AuditEntry>,
 }

@@ -79,7 +79,7 @@ pub async fn create_hisp(
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/hisps", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = Object, description = "{\"hisps\": [...]}")))]
+    responses((status = 200, body = HispList)))]
 pub async fn list_hisps(
     state: web::Data<AppState>,
     key: AdminKey,
@@ -88,7 +88,13 @@ pub async fn list_hisps(
         .db(move |c| Ok(registry::list_hisps(c, &key.agency_id)?))
         .await?;
     let out: Vec<HispOut> = list.into_iter().map(HispOut::from).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "hisps": out })))
+    Ok(HttpResponse::Ok().json(HispList { hisps: out }))
+}
+
+/// The agency's HISPs, by slug.
+#[derive(Serialize, ToSchema)]
+pub struct HispList {
+    pub hisps: Vec<HispOut>,
 }
 
 #[derive(Deserialize, Validate, ToSchema)]
@@ -173,7 +179,7 @@ pub async fn create_service(
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/services", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = Object, description = "{\"services\": [...]}")))]
+    responses((status = 200, body = ServiceList)))]
 pub async fn list_services(
     state: web::Data<AppState>,
     key: AdminKey,
@@ -182,7 +188,13 @@ pub async fn list_services(
         .db(move |c| Ok(registry::list_services(c, &key.agency_id)?))
         .await?;
     let out: Vec<ServiceOut> = list.into_iter().map(|(s, h)| service_out(s, h)).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "services": out })))
+    Ok(HttpResponse::Ok().json(ServiceList { services: out }))
+}
+
+/// The agency's services, by slug.
+#[derive(Serialize, ToSchema)]
+pub struct ServiceList {
+    pub services: Vec<ServiceOut>,
 }
 
 #[derive(Deserialize, Validate, ToSchema)]
@@ -347,7 +359,7 @@ pub async fn create_deployment(
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/deployments", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = Object, description = "{\"deployments\": [...]}")))]
+    responses((status = 200, body = DeploymentList)))]
 pub async fn list_deployments(
     state: web::Data<AppState>,
     key: AdminKey,
@@ -359,7 +371,13 @@ pub async fn list_deployments(
         .into_iter()
         .map(|(d, s)| deployment_out(&state, d, s))
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "deployments": out })))
+    Ok(HttpResponse::Ok().json(DeploymentList { deployments: out }))
+}
+
+/// The agency's deployments, oldest first.
+#[derive(Serialize, ToSchema)]
+pub struct DeploymentList {
+    pub deployments: Vec<DeploymentOut>,
 }
 
 async fn owned_deployment(

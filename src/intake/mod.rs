@@ -3,6 +3,7 @@
 
 pub mod answers;
 pub mod limit;
+pub mod view;
 pub mod writer;
 
 use std::collections::HashMap;
@@ -16,13 +17,13 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use chrono::Utc;
 use futures_util::StreamExt;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use crate::app::AppState;
 use crate::domain::DeploymentId;
 use crate::error::{ApiError, FieldError};
 use crate::registry::{self, DeploymentView};
-use crate::survey::{pra, Instrument, QuestionType};
+use crate::survey::{pra, Instrument};
 pub use limit::{ClientBucket, RateLimiter};
 use writer::{NewImpression, NewResponse, Stored};
 
@@ -283,7 +284,7 @@ pub fn wanted_locales(req: &HttpRequest, first: Option<&str>) -> Vec<String> {
 /// What a renderer needs to show a deployment.
 #[utoipa::path(get, path = "/api/v1/deployments/{id}", tag = "public",
     params(("id" = String, Path, description = "Deployment id"), ("locale" = Option<String>, Query, description = "en or es")),
-    responses((status = 200, description = "Questions, PRA block and status", body = Object),
+    responses((status = 200, description = "Questions, PRA block and status", body = view::PublicDeployment),
               (status = 404, body = crate::error::Problem), (status = 410, body = crate::error::Problem)))]
 pub async fn get_deployment(
     state: web::Data<AppState>,
@@ -296,91 +297,11 @@ pub async fn get_deployment(
     let wanted = wanted_locales(&req, None);
     let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
     let locale = ins.pick_locale(&wanted).to_string();
-    let body = render(&view, ins, &locale);
+    let body = view::render(&view, ins, &locale);
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header((header::CONTENT_LANGUAGE, locale))
         .json(body))
-}
-
-/// The deployment in one locale, placeholders filled in.
-pub fn render(view: &DeploymentView, ins: &Instrument, locale: &str) -> Value {
-    let tr = |m: &crate::survey::Localized| view.fill(m.get(locale).map_or("", String::as_str));
-    let trust_kind = ins.trust().kind;
-    let questions: Vec<Value> = ins
-        .questions
-        .iter()
-        .map(|q| {
-            let mut o = Map::new();
-            o.insert("key".into(), json!(q.key));
-            o.insert("type".into(), json!(q.kind));
-            o.insert("required".into(), json!(q.required));
-            o.insert("text".into(), json!(tr(&q.text)));
-            if let Some(h) = &q.hint {
-                o.insert("hint".into(), json!(tr(h)));
-            }
-            if let Some(labels) = q.choices.as_ref().and_then(|c| c.get(locale)) {
-                let first = if q.kind == QuestionType::Thumbs { 0 } else { 1 };
-                let choices: Vec<Value> = labels
-                    .iter()
-                    .enumerate()
-                    .map(|(i, l)| json!({"value": first + i as i64, "label": l}))
-                    .collect();
-                o.insert("choices".into(), Value::Array(choices));
-            }
-            if let Some(p) = q.polarity {
-                // Which trust answers reveal this list (A-11: Likert 1–3 show "didn't go well").
-                let values: Vec<i64> = match trust_kind {
-                    QuestionType::Thumbs => vec![if p == crate::survey::Polarity::Positive {
-                        1
-                    } else {
-                        0
-                    }],
-                    _ if p == crate::survey::Polarity::Positive => vec![4, 5],
-                    _ => vec![1, 2, 3],
-                };
-                o.insert(
-                    "show_if".into(),
-                    json!({"question": "trust", "values": values}),
-                );
-                o.insert("polarity".into(), json!(p));
-            }
-            if let Some(opts) = &q.options {
-                let opts: Vec<Value> = opts
-                    .iter()
-                    .map(|op| json!({"key": op.key, "label": tr(&op.label)}))
-                    .collect();
-                o.insert("options".into(), Value::Array(opts));
-            }
-            if q.kind == QuestionType::Text {
-                o.insert(
-                    "max_length".into(),
-                    json!(q.max_length.unwrap_or(crate::survey::COMMENT_MAX_CHARS)),
-                );
-            }
-            Value::Object(o)
-        })
-        .collect();
-    json!({
-        "id": view.deployment.id,
-        "status": view.deployment.status,
-        "locale": locale,
-        "locales": ins.locales,
-        "agency": {"name": view.agency.name},
-        "service": {"name": view.service.name},
-        "channel": view.deployment.channel,
-        "transaction_point": view.deployment.transaction_point,
-        "instrument": {"id": ins.id, "version": ins.version, "survey_type": ins.survey_type, "title": tr(&ins.title)},
-        "pra": {
-            "omb_control_number": ins.pra.omb_control_number,
-            "expiration_date": ins.pra.expiration_date,
-            "burden_minutes": ins.pra.burden_minutes,
-            "burden_statement": tr(&ins.pra.burden_statement),
-            "federal_register_url": ins.pra.federal_register_url,
-        },
-        "questions": questions,
-        "honeypot_field": HONEYPOT_FIELD,
-    })
 }
 
 /// A submission parsed and checked against its instrument.

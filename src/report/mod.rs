@@ -33,7 +33,7 @@ pub struct Scope {
     pub hisp: Option<String>,
 }
 
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Clone, Debug, PartialEq, utoipa::ToSchema)]
 pub struct Collection {
     pub fiscal_year: i32,
     pub quarter: u8,
@@ -48,7 +48,7 @@ pub struct Collection {
     pub trust_score: Option<f64>,
 }
 
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Clone, Debug, PartialEq, utoipa::ToSchema)]
 pub struct Detail {
     pub fiscal_year: i32,
     pub quarter: u8,
@@ -87,7 +87,7 @@ pub struct Detail {
     pub response_file: String,
 }
 
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Clone, Debug, PartialEq, utoipa::ToSchema)]
 pub struct V1Row {
     pub standardized_question_number: u8,
     pub standardized_question_identifier: String,
@@ -99,13 +99,13 @@ pub struct V1Row {
     pub end_date: String,
 }
 
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Clone, Debug, PartialEq, utoipa::ToSchema)]
 pub struct V1Table {
     pub deployment_id: String,
     pub rows: Vec<V1Row>,
 }
 
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Clone, Debug, PartialEq, utoipa::ToSchema)]
 pub struct TrendPoint {
     pub agency: String,
     pub hisp: String,
@@ -117,7 +117,7 @@ pub struct TrendPoint {
     pub trust_score: Option<f64>,
 }
 
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Clone, Debug, PartialEq, utoipa::ToSchema)]
 pub struct PraFacts {
     pub instrument_id: String,
     pub version: i32,
@@ -129,14 +129,14 @@ pub struct PraFacts {
     pub federal_register_url: String,
 }
 
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Clone, Debug, PartialEq, utoipa::ToSchema)]
 pub struct Flag {
     pub deployment_id: String,
     pub kind: String,
     pub detail: String,
 }
 
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Clone, Debug, PartialEq, utoipa::ToSchema)]
 pub struct Report {
     pub fiscal_year: i32,
     pub quarter: u8,
