@@ -9,6 +9,7 @@ use diesel::prelude::*;
 
 use crate::db::schema::{impressions, responses};
 use crate::db::{self, db_run, AnyConnection};
+use crate::domain::ResponseStatus;
 use crate::intake::answers::ValidAnswers;
 use crate::registry::Deployment;
 use crate::survey::Instrument;
@@ -26,7 +27,7 @@ pub struct NewResponse {
     pub locale: String,
     pub channel: String,
     pub source: String,
-    pub status: String,
+    pub status: ResponseStatus,
     pub trust: Option<i16>,
     pub drivers_positive: i32,
     pub drivers_negative: i32,
@@ -61,7 +62,7 @@ impl NewResponse {
             locale: ins.locales[0].clone(),
             channel: deployment.channel.clone(),
             source: source.into(),
-            status: "counted".into(),
+            status: ResponseStatus::Counted,
             trust: a.trust,
             drivers_positive: a.drivers_positive,
             drivers_negative: a.drivers_negative,

@@ -31,7 +31,7 @@ const MAX_ERRORS: usize = 100;
     params(("id" = String, Path)),
     request_body(content = String, content_type = "text/csv", description = "OMB upload header + submitted_at; \
         a submitted_at in the future or after the instrument's PRA clearance ended (end of its expiration date in CX_REPORT_TZ) refuses the file"),
-    responses((status = 201, body = Object, description = "{\"imported\": N}"), (status = 404, body = crate::error::Problem),
+    responses((status = 201, body = Imported), (status = 404, body = crate::error::Problem),
               (status = 413, body = crate::error::Problem), (status = 415, body = crate::error::Problem),
               (status = 422, body = crate::error::Problem, description = "every bad row, each with its line (where the row starts); nothing stored")))]
 pub async fn import_responses(
@@ -50,7 +50,7 @@ pub async fn import_responses(
         return Err(ApiError::field("Content-Type", "must be text/csv"));
     }
     let agency = key.agency_id.clone();
-    let id = path.into_inner();
+    let id = crate::paths::deployment_id(&path)?;
     let deployment = state
         .db(move |c| {
             crate::registry::find_deployment(c, &agency, &id)?
@@ -64,7 +64,13 @@ pub async fn import_responses(
     let rows = parse_csv(&body, ins, &deployment, state.settings.report_tz)?;
     let count = rows.len();
     state.db(move |c| store(c, rows)).await?;
-    Ok(HttpResponse::Created().json(serde_json::json!({ "imported": count })))
+    Ok(HttpResponse::Created().json(Imported { imported: count }))
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Imported {
+    /// Responses stored.
+    pub imported: usize,
 }
 
 /// (line, row) pairs ready to insert, or every problem found (up to a cap). `tz` is the report

@@ -39,7 +39,7 @@ pub async fn create_invitations(
         .enumerate()
         .map(|(i, r)| (i as u64 + 1, r))
         .collect();
-    let (agency, id) = (key.agency_id.clone(), path.into_inner());
+    let (agency, id) = (key.agency_id.clone(), crate::paths::deployment_id(&path)?);
     let st = state.clone();
     let summary = state
         .db(move |c| {

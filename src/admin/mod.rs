@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::app::AppState;
 use crate::db::schema::api_keys;
 use crate::db::{self, AnyConnection};
+use crate::domain::AgencyId;
 use crate::error::{ApiError, FieldError};
 use crate::registry;
 
@@ -57,14 +58,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[derive(Clone, Debug)]
 pub struct AdminKey {
     pub key_id: String,
-    pub agency_id: String,
+    pub agency_id: AgencyId,
 }
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = api_keys)]
 struct ApiKeyRow {
     id: String,
-    agency_id: String,
+    agency_id: AgencyId,
     label: Option<String>,
     key_hash: String,
     created_at: NaiveDateTime,
@@ -163,7 +164,7 @@ impl FromRequest for AdminKey {
                 return Err(ApiError::Unauthorized);
             };
             let hash = hash_key(&token);
-            let row: Option<(String, String)> = state
+            let row: Option<(String, AgencyId)> = state
                 .db(move |c| {
                     api_keys::table
                         .filter(

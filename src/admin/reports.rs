@@ -19,7 +19,7 @@ pub struct ReportQuery {
 
 #[utoipa::path(get, path = "/api/v1/admin/reports/quarterly", tag = "admin", security(("bearer" = [])),
     params(("fiscal_year" = i32, Query), ("quarter" = u8, Query), ("hisp" = Option<String>, Query)),
-    responses((status = 200, description = "The report (as report.json) for the key's agency", body = Object),
+    responses((status = 200, description = "The report (as report.json) for the key's agency", body = report::Report),
               (status = 422, body = crate::error::Problem)))]
 pub async fn quarterly(
     state: web::Data<AppState>,

@@ -15,11 +15,10 @@ use crate::app::AppState;
 use crate::body::json_body;
 use crate::db::schema::{deployments, response_audit, responses};
 use crate::db::{self, to_utc, AnyConnection};
+use crate::domain::{AgencyId, ResponseStatus};
 use crate::error::{ApiError, FieldError};
 use crate::fiscal::FiscalQuarter;
 use crate::report::upload::{csv_safe, driver_cells, UPLOAD_HEADER};
-
-pub const STATUSES: [&str; 4] = ["counted", "spam", "test", "deleted"];
 
 #[derive(Queryable, Selectable, Clone, Debug)]
 #[diesel(table_name = responses)]
@@ -33,7 +32,7 @@ pub struct ResponseRow {
     pub locale: String,
     pub channel: String,
     pub source: String,
-    pub status: String,
+    pub status: ResponseStatus,
     pub trust: Option<i16>,
     pub drivers_positive: i32,
     pub drivers_negative: i32,
@@ -52,11 +51,11 @@ pub struct ExportQuery {
 }
 
 struct Filter {
-    agency_id: String,
+    agency_id: AgencyId,
     deployment: Option<String>,
     from: Option<chrono::NaiveDateTime>,
     to: Option<chrono::NaiveDateTime>,
-    status: Option<String>,
+    status: Option<ResponseStatus>,
 }
 
 fn parse_filter(
@@ -101,14 +100,16 @@ fn parse_filter(
             (None, None)
         }
     };
-    if let Some(s) = &q.status {
-        if !STATUSES.contains(&s.as_str()) {
+    let status = q.status.as_deref().and_then(|s| {
+        let parsed = ResponseStatus::parse(s);
+        if parsed.is_none() {
             errs.push(FieldError::new(
                 "status",
-                format!("must be one of {}", STATUSES.join(", ")),
+                format!("must be one of {}", ResponseStatus::words()),
             ));
         }
-    }
+        parsed
+    });
     if !errs.is_empty() {
         return Err(ApiError::Invalid(errs));
     }
@@ -118,7 +119,7 @@ fn parse_filter(
             deployment: q.deployment,
             from,
             to,
-            status: q.status,
+            status,
         },
         csv,
     ))
@@ -146,8 +147,8 @@ fn page(
     if let Some(b) = f.to {
         q = q.filter(responses::submitted_at.lt(b));
     }
-    if let Some(s) = &f.status {
-        q = q.filter(responses::status.eq(s.clone()));
+    if let Some(s) = f.status {
+        q = q.filter(responses::status.eq(s));
     }
     if let Some((ts, id)) = after {
         q = q.filter(
@@ -181,7 +182,7 @@ fn csv_record(state: &AppState, r: &ResponseRow) -> Vec<String> {
         r.instrument_id.clone(),
         r.instrument_version.to_string(),
         to_utc(r.submitted_at).to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        r.status.clone(),
+        r.status.to_string(),
         r.source.clone(),
         r.channel.clone(),
         r.locale.clone(),
@@ -329,7 +330,7 @@ pub async fn export(
         .into_inner();
     let (filter, csv) = parse_filter(&state, &key, q)?;
     if let Some(d) = filter.deployment.clone() {
-        let agency = key.agency_id.clone();
+        let (agency, d) = (key.agency_id.clone(), crate::paths::deployment_id(&d)?);
         state
             .db(move |c| {
                 crate::registry::find_deployment(c, &agency, &d)?
@@ -375,12 +376,16 @@ pub struct TriageIn {
 #[derive(Serialize, ToSchema)]
 pub struct TriageOut {
     pub id: String,
-    pub status: String,
-    pub previous_status: String,
+    pub status: ResponseStatus,
+    pub previous_status: ResponseStatus,
 }
 
 /// The response if it belongs to the agency (else `None`, shown as 404).
-fn owned_status(c: &mut AnyConnection, agency: &str, id: &str) -> QueryResult<Option<String>> {
+fn owned_status(
+    c: &mut AnyConnection,
+    agency: &AgencyId,
+    id: &str,
+) -> QueryResult<Option<ResponseStatus>> {
     responses::table
         .inner_join(deployments::table)
         .filter(responses::id.eq(id).and(deployments::agency_id.eq(agency)))
@@ -392,7 +397,7 @@ fn owned_status(c: &mut AnyConnection, agency: &str, id: &str) -> QueryResult<Op
 /// Holds the agency's response row until the transaction ends, so the status read next is the
 /// one the update replaces: two concurrent triages otherwise both read `counted` and both log
 /// `from=counted`, and the audit log stops being a chain.
-fn lock_response(c: &mut AnyConnection, agency: &str, id: &str) -> QueryResult<()> {
+fn lock_response(c: &mut AnyConnection, agency: &AgencyId, id: &str) -> QueryResult<()> {
     let sql = match c {
         // A concurrent triage waits here until this one commits, then reads its result.
         AnyConnection::Postgresql(_) => {
@@ -409,7 +414,7 @@ fn lock_response(c: &mut AnyConnection, agency: &str, id: &str) -> QueryResult<(
     };
     diesel::sql_query(sql)
         .bind::<diesel::sql_types::Text, _>(id)
-        .bind::<diesel::sql_types::Text, _>(agency)
+        .bind::<diesel::sql_types::Text, _>(agency.as_str())
         .execute(c)
         .map(drop)
 }
@@ -425,12 +430,12 @@ pub async fn triage(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body: TriageIn = json_body(&req, payload, 4096).await?;
-    if !STATUSES.contains(&body.status.as_str()) {
+    let Some(status) = ResponseStatus::parse(&body.status) else {
         return Err(ApiError::field(
             "status",
-            format!("must be one of {}", STATUSES.join(", ")),
+            format!("must be one of {}", ResponseStatus::words()),
         ));
-    }
+    };
     let id = path.into_inner();
     let out = state
         .db(move |c| {
@@ -438,24 +443,24 @@ pub async fn triage(
                 lock_response(c, &key.agency_id, &id)?;
                 let prev =
                     owned_status(c, &key.agency_id, &id)?.ok_or(ApiError::NotFound("response"))?;
-                if prev != body.status {
+                if prev != status {
                     diesel::update(responses::table.find(&id))
-                        .set(responses::status.eq(&body.status))
+                        .set(responses::status.eq(status))
                         .execute(c)?;
                     diesel::insert_into(response_audit::table)
                         .values((
                             response_audit::response_id.eq(&id),
                             response_audit::agency_id.eq(&key.agency_id),
                             response_audit::api_key_id.eq(&key.key_id),
-                            response_audit::from_status.eq(&prev),
-                            response_audit::to_status.eq(&body.status),
+                            response_audit::from_status.eq(prev),
+                            response_audit::to_status.eq(status),
                             response_audit::changed_at.eq(db::now()),
                         ))
                         .execute(c)?;
                 }
                 Ok(TriageOut {
                     id,
-                    status: body.status,
+                    status,
                     previous_status: prev,
                 })
             })
@@ -466,15 +471,15 @@ pub async fn triage(
 
 #[derive(Serialize, ToSchema)]
 pub struct AuditEntry {
-    pub from_status: String,
-    pub to_status: String,
+    pub from_status: ResponseStatus,
+    pub to_status: ResponseStatus,
     pub api_key_id: String,
     pub changed_at: DateTime<Utc>,
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/responses/{id}/audit", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path)),
-    responses((status = 200, body = Object, description = "{\"audit\": [...]}"), (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = AuditLog), (status = 404, body = crate::error::Problem)))]
 pub async fn audit(
     state: web::Data<AppState>,
     key: AdminKey,
@@ -484,7 +489,12 @@ pub async fn audit(
     let entries = state
         .db(move |c| {
             owned_status(c, &key.agency_id, &id)?.ok_or(ApiError::NotFound("response"))?;
-            let rows: Vec<(String, String, String, chrono::NaiveDateTime)> = response_audit::table
+            let rows: Vec<(
+                ResponseStatus,
+                ResponseStatus,
+                String,
+                chrono::NaiveDateTime,
+            )> = response_audit::table
                 .filter(response_audit::response_id.eq(&id))
                 .order(response_audit::id)
                 .select((
@@ -505,5 +515,11 @@ pub async fn audit(
                 .collect::<Vec<_>>())
         })
         .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "audit": entries })))
+    Ok(HttpResponse::Ok().json(AuditLog { audit: entries }))
+}
+
+/// A response's status changes, oldest first.
+#[derive(Serialize, ToSchema)]
+pub struct AuditLog {
+    pub audit: Vec<AuditEntry>,
 }

@@ -12,6 +12,7 @@ use crate::app::AppState;
 use crate::body::json_body;
 use crate::db::schema::service_volumes;
 use crate::db::{self, to_utc};
+use crate::domain::{Access, DeploymentStatus};
 use crate::error::{ApiError, FieldError};
 use crate::fiscal::FiscalQuarter;
 use crate::registry::{self, Deployment, Hisp, Service};
@@ -78,7 +79,7 @@ pub async fn create_hisp(
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/hisps", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = Object, description = "{\"hisps\": [...]}")))]
+    responses((status = 200, body = HispList)))]
 pub async fn list_hisps(
     state: web::Data<AppState>,
     key: AdminKey,
@@ -87,7 +88,13 @@ pub async fn list_hisps(
         .db(move |c| Ok(registry::list_hisps(c, &key.agency_id)?))
         .await?;
     let out: Vec<HispOut> = list.into_iter().map(HispOut::from).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "hisps": out })))
+    Ok(HttpResponse::Ok().json(HispList { hisps: out }))
+}
+
+/// The agency's HISPs, by slug.
+#[derive(Serialize, ToSchema)]
+pub struct HispList {
+    pub hisps: Vec<HispOut>,
 }
 
 #[derive(Deserialize, Validate, ToSchema)]
@@ -172,7 +179,7 @@ pub async fn create_service(
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/services", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = Object, description = "{\"services\": [...]}")))]
+    responses((status = 200, body = ServiceList)))]
 pub async fn list_services(
     state: web::Data<AppState>,
     key: AdminKey,
@@ -181,7 +188,13 @@ pub async fn list_services(
         .db(move |c| Ok(registry::list_services(c, &key.agency_id)?))
         .await?;
     let out: Vec<ServiceOut> = list.into_iter().map(|(s, h)| service_out(s, h)).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "services": out })))
+    Ok(HttpResponse::Ok().json(ServiceList { services: out }))
+}
+
+/// The agency's services, by slug.
+#[derive(Serialize, ToSchema)]
+pub struct ServiceList {
+    pub services: Vec<ServiceOut>,
 }
 
 #[derive(Deserialize, Validate, ToSchema)]
@@ -205,15 +218,14 @@ pub struct NewDeployment {
 #[derive(Serialize, ToSchema)]
 pub struct DeploymentOut {
     pub id: String,
-    pub status: String,
+    pub status: DeploymentStatus,
     pub instrument: String,
     pub instrument_version: Option<i32>,
     pub service: String,
     pub channel: String,
     pub transaction_point: String,
     pub allowed_origins: Vec<String>,
-    /// `open` or `invitation`.
-    pub access: String,
+    pub access: Access,
     /// The registry file that declares this deployment (change it there), or null.
     pub managed_by: Option<String>,
     pub survey_url: String,
@@ -239,10 +251,17 @@ fn deployment_out(state: &AppState, d: Deployment, service: String) -> Deploymen
     }
 }
 
-fn check_access(access: Option<&str>) -> Option<FieldError> {
-    access
-        .filter(|a| !registry::ACCESS.contains(a))
-        .map(|_| FieldError::new("access", "must be \"open\" or \"invitation\""))
+/// `access` parsed, if given; an unknown word goes to `errs`.
+fn parse_access(access: Option<&str>, errs: &mut Vec<FieldError>) -> Option<Access> {
+    let a = access?;
+    let parsed = Access::parse(a);
+    if parsed.is_none() {
+        errs.push(FieldError::new(
+            "access",
+            "must be \"open\" or \"invitation\"",
+        ));
+    }
+    parsed
 }
 
 fn parse_origins(list: &[String]) -> Result<Vec<String>, Vec<FieldError>> {
@@ -290,7 +309,7 @@ pub async fn create_deployment(
             format!("{:?} is not an OMB channel", body.channel),
         ));
     }
-    errs.extend(check_access(body.access.as_deref()));
+    let access = parse_access(body.access.as_deref(), &mut errs);
     let origins = parse_origins(&body.allowed_origins).unwrap_or_else(|e| {
         errs.extend(e);
         vec![]
@@ -326,10 +345,10 @@ pub async fn create_deployment(
                 channel: body.channel.clone(),
                 transaction_point: body.transaction_point.trim().to_string(),
                 allowed_origins: serde_json::to_string(&origins).unwrap_or_default(),
-                status: "open".into(),
+                status: DeploymentStatus::Open,
                 created_at: now,
                 updated_at: now,
-                access: body.access.clone().unwrap_or_else(|| "open".into()),
+                access: access.unwrap_or(Access::Open),
                 managed_by: None,
             };
             registry::insert_deployment(c, &d)?;
@@ -340,7 +359,7 @@ pub async fn create_deployment(
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/deployments", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = Object, description = "{\"deployments\": [...]}")))]
+    responses((status = 200, body = DeploymentList)))]
 pub async fn list_deployments(
     state: web::Data<AppState>,
     key: AdminKey,
@@ -352,7 +371,13 @@ pub async fn list_deployments(
         .into_iter()
         .map(|(d, s)| deployment_out(&state, d, s))
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "deployments": out })))
+    Ok(HttpResponse::Ok().json(DeploymentList { deployments: out }))
+}
+
+/// The agency's deployments, oldest first.
+#[derive(Serialize, ToSchema)]
+pub struct DeploymentList {
+    pub deployments: Vec<DeploymentOut>,
 }
 
 async fn owned_deployment(
@@ -360,7 +385,7 @@ async fn owned_deployment(
     key: &AdminKey,
     id: &str,
 ) -> Result<(Deployment, String), ApiError> {
-    let (agency, id) = (key.agency_id.clone(), id.to_string());
+    let (agency, id) = (key.agency_id.clone(), crate::paths::deployment_id(id)?);
     state
         .db(move |c| {
             let d = registry::find_deployment(c, &agency, &id)?
@@ -411,11 +436,13 @@ pub async fn update_deployment(
 ) -> Result<HttpResponse, ApiError> {
     let body: DeploymentPatch = json_body(&req, payload, BODY_LIMIT).await?;
     let mut errs = vec![];
-    if let Some(s) = &body.status {
-        if !matches!(s.as_str(), "open" | "closed") {
+    let status = body.status.as_deref().and_then(|s| {
+        let parsed = DeploymentStatus::parse(s);
+        if parsed.is_none() {
             errs.push(FieldError::new("status", "must be \"open\" or \"closed\""));
         }
-    }
+        parsed
+    });
     if let Some(t) = &body.transaction_point {
         if t.trim().is_empty() || t.len() > 300 {
             errs.push(FieldError::new(
@@ -424,7 +451,7 @@ pub async fn update_deployment(
             ));
         }
     }
-    errs.extend(check_access(body.access.as_deref()));
+    let access = parse_access(body.access.as_deref(), &mut errs);
     let origins = match body.allowed_origins.as_deref().map(parse_origins) {
         Some(Err(e)) => {
             errs.extend(e);
@@ -451,7 +478,7 @@ pub async fn update_deployment(
         .db(move |c| {
             use crate::db::schema::deployments as t;
             c.transaction::<_, diesel::result::Error, _>(|c| {
-                if let Some(s) = &body.status {
+                if let Some(s) = status {
                     registry::set_deployment_status(c, &id, s)?;
                 }
                 if let Some(tp) = &body.transaction_point {
@@ -459,7 +486,7 @@ pub async fn update_deployment(
                         .set(t::transaction_point.eq(tp.trim()))
                         .execute(c)?;
                 }
-                if let Some(a) = &body.access {
+                if let Some(a) = access {
                     diesel::update(t::table.find(&id))
                         .set(t::access.eq(a))
                         .execute(c)?;

@@ -2,6 +2,7 @@
 //! database URL. Migrations are embedded per backend and run at start.
 
 pub mod schema;
+pub mod text;
 
 use std::time::Duration;
 

@@ -56,22 +56,20 @@ const ES: Words = Words {
 pub fn build(i: &Invite, ttl_days: i64) -> Result<Message, String> {
     let w = if i.locale == "es" { &ES } else { &EN };
     let fill = |s: &str| {
-        s.replace("{service}", &i.view.service.name)
-            .replace("{agency}", &i.view.agency.name)
+        i.view
+            .fill(s)
             .replace("{n}", &i.ins.pra.burden_minutes.to_string())
             .replace("{d}", &ttl_days.to_string())
             .replace("{omb}", &i.ins.pra.omb_control_number)
             .replace("{date}", &i.ins.pra.expiration_date.to_string())
     };
-    let burden = i
-        .ins
-        .pra
-        .burden_statement
-        .get(i.locale)
-        .cloned()
-        .unwrap_or_default()
-        .replace("{service}", &i.view.service.name)
-        .replace("{agency}", &i.view.agency.name);
+    let burden = i.view.fill(
+        i.ins
+            .pra
+            .burden_statement
+            .get(i.locale)
+            .map_or("", String::as_str),
+    );
     let text = format!(
         "{}\n\n{}\n\n{}: {}\n\n{} {}\n\n--\n{}\n{}\n{}\n\n{} {}\n",
         fill(w.hello),

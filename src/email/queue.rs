@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::db::schema::{invitations, opt_outs};
 use crate::db::{db_run, AnyConnection};
+use crate::domain::AgencyId;
 use crate::error::{ApiError, FieldError};
 use crate::registry::Deployment;
 
@@ -132,7 +133,7 @@ pub fn check_rows(
 struct NewInvitation {
     id: String,
     deployment_id: String,
-    agency_id: String,
+    agency_id: AgencyId,
     transaction_id: String,
     transaction_date: Option<NaiveDate>,
     locale: String,

@@ -3,6 +3,7 @@
 
 pub mod answers;
 pub mod limit;
+pub mod view;
 pub mod writer;
 
 use std::collections::HashMap;
@@ -15,14 +16,15 @@ use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use crate::app::AppState;
 use crate::body::read_body;
+use crate::domain::DeploymentId;
 use crate::error::{ApiError, FieldError};
 use crate::registry::{self, DeploymentView};
 use crate::responses::{NewImpression, NewResponse, Stored};
-use crate::survey::{pra, Instrument, QuestionType};
+use crate::survey::{pra, Instrument};
 pub use limit::{ClientBucket, RateLimiter};
 
 pub const MAX_BODY: usize = 64 * 1024;
@@ -106,12 +108,9 @@ pub(crate) async fn load(state: &AppState, id: &str) -> Result<Arc<DeploymentVie
     if let Some(v) = state.deployments.get(id) {
         return Ok(v);
     }
-    if uuid::Uuid::parse_str(id).is_err() {
-        return Err(ApiError::NotFound("deployment"));
-    }
-    let id = id.to_string();
+    let id = crate::paths::deployment_id(id)?;
     let view = state
-        .db(move |c| registry::deployment_view(c, &id).map_err(ApiError::from))
+        .db(move |c| registry::deployment_view(c, id.as_str()).map_err(ApiError::from))
         .await?
         .ok_or(ApiError::NotFound("deployment"))?;
     let view = Arc::new(view);
@@ -201,9 +200,9 @@ async fn admit(
 async fn preflight(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<String>,
+    id: DeploymentId,
 ) -> Result<HttpResponse, ApiError> {
-    let max_age = match load(&state, &path).await {
+    let max_age = match load(&state, id.as_str()).await {
         Ok(view) => {
             check_origin(&state, &req, &view)?;
             "600"
@@ -259,110 +258,24 @@ pub fn wanted_locales(req: &HttpRequest, first: Option<&str>) -> Vec<String> {
 /// What a renderer needs to show a deployment.
 #[utoipa::path(get, path = "/api/v1/deployments/{id}", tag = "public",
     params(("id" = String, Path, description = "Deployment id"), ("locale" = Option<String>, Query, description = "en or es")),
-    responses((status = 200, description = "Questions, PRA block and status", body = Object),
+    responses((status = 200, description = "Questions, PRA block and status", body = view::PublicDeployment),
               (status = 404, body = crate::error::Problem), (status = 410, body = crate::error::Problem)))]
 pub async fn get_deployment(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<String>,
+    id: DeploymentId,
 ) -> Result<HttpResponse, ApiError> {
-    let view = load(&state, &path).await?;
+    let view = load(&state, id.as_str()).await?;
     check_origin(&state, &req, &view)?;
     let ins = ensure_collecting(&state, &view)?;
     let wanted = wanted_locales(&req, None);
     let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
     let locale = ins.pick_locale(&wanted).to_string();
-    let body = render(&view, ins, &locale);
+    let body = view::render(&view, ins, &locale);
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header((header::CONTENT_LANGUAGE, locale))
         .json(body))
-}
-
-/// The deployment in one locale, placeholders filled in.
-pub fn render(view: &DeploymentView, ins: &Instrument, locale: &str) -> Value {
-    let tr = |m: &crate::survey::Localized| {
-        m.get(locale)
-            .cloned()
-            .unwrap_or_default()
-            .replace("{service}", &view.service.name)
-            .replace("{agency}", &view.agency.name)
-    };
-    let trust_kind = ins.trust().kind;
-    let questions: Vec<Value> = ins
-        .questions
-        .iter()
-        .map(|q| {
-            let mut o = Map::new();
-            o.insert("key".into(), json!(q.key));
-            o.insert("type".into(), json!(q.kind));
-            o.insert("required".into(), json!(q.required));
-            o.insert("text".into(), json!(tr(&q.text)));
-            if let Some(h) = &q.hint {
-                o.insert("hint".into(), json!(tr(h)));
-            }
-            if let Some(labels) = q.choices.as_ref().and_then(|c| c.get(locale)) {
-                let first = if q.kind == QuestionType::Thumbs { 0 } else { 1 };
-                let choices: Vec<Value> = labels
-                    .iter()
-                    .enumerate()
-                    .map(|(i, l)| json!({"value": first + i as i64, "label": l}))
-                    .collect();
-                o.insert("choices".into(), Value::Array(choices));
-            }
-            if let Some(p) = q.polarity {
-                // Which trust answers reveal this list (A-11: Likert 1–3 show "didn't go well").
-                let values: Vec<i64> = match trust_kind {
-                    QuestionType::Thumbs => vec![if p == crate::survey::Polarity::Positive {
-                        1
-                    } else {
-                        0
-                    }],
-                    _ if p == crate::survey::Polarity::Positive => vec![4, 5],
-                    _ => vec![1, 2, 3],
-                };
-                o.insert(
-                    "show_if".into(),
-                    json!({"question": "trust", "values": values}),
-                );
-                o.insert("polarity".into(), json!(p));
-            }
-            if let Some(opts) = &q.options {
-                let opts: Vec<Value> = opts
-                    .iter()
-                    .map(|op| json!({"key": op.key, "label": tr(&op.label)}))
-                    .collect();
-                o.insert("options".into(), Value::Array(opts));
-            }
-            if q.kind == QuestionType::Text {
-                o.insert(
-                    "max_length".into(),
-                    json!(q.max_length.unwrap_or(crate::survey::COMMENT_MAX_CHARS)),
-                );
-            }
-            Value::Object(o)
-        })
-        .collect();
-    json!({
-        "id": view.deployment.id,
-        "status": view.deployment.status,
-        "locale": locale,
-        "locales": ins.locales,
-        "agency": {"name": view.agency.name},
-        "service": {"name": view.service.name},
-        "channel": view.deployment.channel,
-        "transaction_point": view.deployment.transaction_point,
-        "instrument": {"id": ins.id, "version": ins.version, "survey_type": ins.survey_type, "title": tr(&ins.title)},
-        "pra": {
-            "omb_control_number": ins.pra.omb_control_number,
-            "expiration_date": ins.pra.expiration_date,
-            "burden_minutes": ins.pra.burden_minutes,
-            "burden_statement": tr(&ins.pra.burden_statement),
-            "federal_register_url": ins.pra.federal_register_url,
-        },
-        "questions": questions,
-        "honeypot_field": HONEYPOT_FIELD,
-    })
 }
 
 /// A submission parsed and checked against its instrument.
@@ -497,10 +410,10 @@ fn clean_page_url(s: &str) -> Result<String, String> {
 pub async fn submit_response(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<String>,
+    id: DeploymentId,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (view, client) = admit(&state, &req, &path).await?;
+    let (view, client) = admit(&state, &req, id.as_str()).await?;
     let ins = ensure_collecting(&state, &view)?;
     let body = read_body(&req, payload, MAX_BODY).await?;
     let m = crate::metrics::metrics();
@@ -540,10 +453,10 @@ pub async fn submit_response(
 pub async fn record_impression(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<String>,
+    id: DeploymentId,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let (view, client) = admit(&state, &req, &path).await?;
+    let (view, client) = admit(&state, &req, id.as_str()).await?;
     ensure_collecting(&state, &view)?;
     // The body carries nothing we keep; read it only to bound it.
     read_body(&req, payload, 1024).await?;

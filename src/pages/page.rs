@@ -242,11 +242,7 @@ type Fill<'a> = &'a dyn Fn(&Localized) -> String;
 
 pub fn survey_page(f: &SurveyForm) -> String {
     let (ins, locale, w) = (f.ins, f.locale, words(f.locale));
-    let fill = |m: &Localized| {
-        tr(m, locale)
-            .replace("{service}", &f.view.service.name)
-            .replace("{agency}", &f.view.agency.name)
-    };
+    let fill = |m: &Localized| f.view.fill(&tr(m, locale));
     let title = fill(&ins.title);
     let main = html! {
         @if let Some((href, lang)) = &f.other_locale {

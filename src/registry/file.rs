@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::{is_channel, parse_origin, Agency, Deployment};
 use crate::db::schema::{deployments, hisps, services};
 use crate::db::{self, AnyConnection};
+use crate::domain::{Access, AgencyId, DeploymentStatus};
 use crate::survey::is_slug;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -59,15 +60,31 @@ pub struct DeploymentDecl {
     pub transaction_point: String,
     #[serde(default)]
     pub allowed_origins: Vec<String>,
-    #[serde(default = "open")]
+    #[serde(default = "default_status")]
     pub status: String,
     /// `open` (default) or `invitation`.
-    #[serde(default = "open")]
+    #[serde(default = "default_access")]
     pub access: String,
 }
 
-fn open() -> String {
-    "open".into()
+fn default_status() -> String {
+    DeploymentStatus::Open.to_string()
+}
+
+fn default_access() -> String {
+    Access::Open.to_string()
+}
+
+impl DeploymentDecl {
+    /// The declared status; `check` names any other word before anything is applied.
+    pub fn status(&self) -> Option<DeploymentStatus> {
+        DeploymentStatus::parse(&self.status)
+    }
+
+    /// The declared access; `check` names any other word before anything is applied.
+    pub fn access(&self) -> Option<Access> {
+        Access::parse(&self.access)
+    }
 }
 
 /// Problems in one registry file, as (json-path, what is wrong). References must resolve
@@ -160,13 +177,13 @@ pub fn check(
                 add(format!("{at}.allowed_origins[{j}]"), e);
             }
         }
-        if !matches!(d.status.as_str(), "open" | "closed") {
+        if d.status().is_none() {
             add(
                 format!("{at}.status"),
                 "must be \"open\" or \"closed\"".into(),
             );
         }
-        if !super::ACCESS.contains(&d.access.as_str()) {
+        if d.access().is_none() {
             add(
                 format!("{at}.access"),
                 "must be \"open\" or \"invitation\"".into(),
@@ -331,8 +348,11 @@ fn apply_deployment(
     let Some(service) = super::find_service(conn, &agency.id, &d.service)? else {
         return Ok(Ok(()));
     };
+    let (Some(status), Some(access)) = (d.status(), d.access()) else {
+        return Ok(Ok(()));
+    };
     let id = d.id.to_string();
-    let owner: Option<String> = deployments::table
+    let owner: Option<AgencyId> = deployments::table
         .find(&id)
         .select(deployments::agency_id)
         .first(conn)
@@ -359,8 +379,8 @@ fn apply_deployment(
                     deployments::channel.eq(&d.channel),
                     deployments::transaction_point.eq(&d.transaction_point),
                     deployments::allowed_origins.eq(&origins),
-                    deployments::status.eq(&d.status),
-                    deployments::access.eq(&d.access),
+                    deployments::status.eq(status),
+                    deployments::access.eq(access),
                     deployments::managed_by.eq(file),
                     deployments::updated_at.eq(now),
                 ))
@@ -376,10 +396,10 @@ fn apply_deployment(
                 channel: d.channel.clone(),
                 transaction_point: d.transaction_point.clone(),
                 allowed_origins: origins,
-                status: d.status.clone(),
+                status,
                 created_at: now,
                 updated_at: now,
-                access: d.access.clone(),
+                access,
                 managed_by: Some(file.to_string()),
             },
         )?,

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::db::schema::{agencies, deployments, hisps, services};
 use crate::db::{self, AnyConnection};
+use crate::domain::{Access, AgencyId, DeploymentId, DeploymentStatus};
 use crate::error::ApiError;
 
 /// OMB's channel vocabulary (A-11 Section 280 collection details).
@@ -41,7 +42,7 @@ pub fn is_channel(s: &str) -> bool {
 #[derive(Queryable, Selectable, Insertable, Clone, Debug, Serialize)]
 #[diesel(table_name = agencies)]
 pub struct Agency {
-    pub id: String,
+    pub id: AgencyId,
     pub slug: String,
     pub name: String,
     pub created_at: NaiveDateTime,
@@ -51,7 +52,7 @@ pub struct Agency {
 #[diesel(table_name = hisps)]
 pub struct Hisp {
     pub id: String,
-    pub agency_id: String,
+    pub agency_id: AgencyId,
     pub slug: String,
     pub name: String,
     pub created_at: NaiveDateTime,
@@ -61,7 +62,7 @@ pub struct Hisp {
 #[diesel(table_name = services)]
 pub struct Service {
     pub id: String,
-    pub agency_id: String,
+    pub agency_id: AgencyId,
     pub hisp_id: String,
     pub slug: String,
     pub name: String,
@@ -80,28 +81,24 @@ impl Service {
 #[diesel(table_name = deployments)]
 pub struct Deployment {
     pub id: String,
-    pub agency_id: String,
+    pub agency_id: AgencyId,
     pub service_id: String,
     pub instrument_id: String,
     pub channel: String,
     pub transaction_point: String,
     /// JSON array of origins (`scheme://host[:port]`).
     pub allowed_origins: String,
-    pub status: String,
+    pub status: DeploymentStatus,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
-    /// `open` (anyone may answer) or `invitation` (only through invitation links).
-    pub access: String,
+    pub access: Access,
     /// The registry file declaring this deployment; such rows change only through the file.
     pub managed_by: Option<String>,
 }
 
-/// Who may answer a deployment.
-pub const ACCESS: [&str; 2] = ["open", "invitation"];
-
 impl Deployment {
     pub fn invitation_only(&self) -> bool {
-        self.access == "invitation"
+        self.access == Access::Invitation
     }
 
     pub fn origins(&self) -> Vec<String> {
@@ -109,7 +106,7 @@ impl Deployment {
     }
 
     pub fn is_open(&self) -> bool {
-        self.status == "open"
+        self.status == DeploymentStatus::Open
     }
 }
 
@@ -120,6 +117,15 @@ pub struct DeploymentView {
     pub service: Service,
     pub hisp: Hisp,
     pub agency: Agency,
+}
+
+impl DeploymentView {
+    /// `text` with `{service}` and `{agency}` replaced by this deployment's names: the one
+    /// place question texts, PRA statements, pages, messages and reports fill them in.
+    pub fn fill(&self, text: &str) -> String {
+        text.replace("{service}", &self.service.name)
+            .replace("{agency}", &self.agency.name)
+    }
 }
 
 pub fn new_id() -> String {
@@ -161,7 +167,7 @@ pub fn ensure_agency(
         return Ok(a);
     }
     let a = Agency {
-        id: new_id(),
+        id: AgencyId::from_stored(new_id()),
         slug: slug.to_string(),
         name: name.unwrap_or(slug).to_string(),
         created_at: db::now(),
@@ -185,13 +191,13 @@ fn conflict_on_unique(e: diesel::result::Error, field: &str, what: String) -> Ap
 
 pub fn create_hisp(
     conn: &mut AnyConnection,
-    agency_id: &str,
+    agency_id: &AgencyId,
     slug: &str,
     name: &str,
 ) -> Result<Hisp, ApiError> {
     let h = Hisp {
         id: new_id(),
-        agency_id: agency_id.into(),
+        agency_id: agency_id.clone(),
         slug: slug.into(),
         name: name.into(),
         created_at: db::now(),
@@ -209,7 +215,7 @@ pub fn create_hisp(
     Ok(h)
 }
 
-pub fn list_hisps(conn: &mut AnyConnection, agency_id: &str) -> QueryResult<Vec<Hisp>> {
+pub fn list_hisps(conn: &mut AnyConnection, agency_id: &AgencyId) -> QueryResult<Vec<Hisp>> {
     hisps::table
         .filter(hisps::agency_id.eq(agency_id))
         .order(hisps::slug)
@@ -219,7 +225,7 @@ pub fn list_hisps(conn: &mut AnyConnection, agency_id: &str) -> QueryResult<Vec<
 
 pub fn find_hisp(
     conn: &mut AnyConnection,
-    agency_id: &str,
+    agency_id: &AgencyId,
     slug: &str,
 ) -> QueryResult<Option<Hisp>> {
     hisps::table
@@ -231,7 +237,7 @@ pub fn find_hisp(
 
 pub fn find_service(
     conn: &mut AnyConnection,
-    agency_id: &str,
+    agency_id: &AgencyId,
     slug: &str,
 ) -> QueryResult<Option<Service>> {
     services::table
@@ -277,7 +283,7 @@ pub fn create_service(
 /// Services of an agency with their HISP's slug.
 pub fn list_services(
     conn: &mut AnyConnection,
-    agency_id: &str,
+    agency_id: &AgencyId,
 ) -> QueryResult<Vec<(Service, String)>> {
     services::table
         .inner_join(hisps::table)
@@ -296,7 +302,7 @@ pub fn insert_deployment(conn: &mut AnyConnection, d: &Deployment) -> QueryResul
 
 pub fn list_deployments(
     conn: &mut AnyConnection,
-    agency_id: &str,
+    agency_id: &AgencyId,
 ) -> QueryResult<Vec<(Deployment, String)>> {
     deployments::table
         .inner_join(services::table)
@@ -309,8 +315,8 @@ pub fn list_deployments(
 /// A deployment by id, only if it belongs to `agency_id`.
 pub fn find_deployment(
     conn: &mut AnyConnection,
-    agency_id: &str,
-    id: &str,
+    agency_id: &AgencyId,
+    id: &DeploymentId,
 ) -> QueryResult<Option<Deployment>> {
     deployments::table
         .filter(
@@ -323,7 +329,11 @@ pub fn find_deployment(
         .optional()
 }
 
-pub fn set_deployment_status(conn: &mut AnyConnection, id: &str, status: &str) -> QueryResult<()> {
+pub fn set_deployment_status(
+    conn: &mut AnyConnection,
+    id: &str,
+    status: DeploymentStatus,
+) -> QueryResult<()> {
     diesel::update(deployments::table.find(id))
         .set((
             deployments::status.eq(status),
@@ -360,7 +370,7 @@ pub fn deployment_view(conn: &mut AnyConnection, id: &str) -> QueryResult<Option
 pub fn open_deployment_labels(conn: &mut AnyConnection) -> QueryResult<Vec<(String, String)>> {
     let rows: Vec<(String, String, String)> = deployments::table
         .inner_join(services::table)
-        .filter(deployments::status.eq("open"))
+        .filter(deployments::status.eq(DeploymentStatus::Open))
         .order((deployments::created_at.desc(), deployments::id))
         .select((deployments::id, services::name, deployments::instrument_id))
         .limit(50)

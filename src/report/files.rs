@@ -17,6 +17,7 @@ use super::{Report, Scope};
 use crate::db::schema::responses;
 use crate::db::{db_run, AnyConnection, Pool};
 use crate::definitions::LoadedDefs;
+use crate::domain::ResponseStatus;
 use crate::fiscal::FiscalQuarter;
 
 const PAGE: i64 = 50_000;
@@ -443,7 +444,7 @@ fn page(
     // wrapping, which is a third of the cost at millions of rows.
     db_run!(c, c => {
         let q = responses::table
-            .filter(responses::status.eq("counted"))
+            .filter(responses::status.eq(ResponseStatus::Counted))
             .filter(responses::submitted_at.lt(end))
             .select((
                 responses::deployment_id,

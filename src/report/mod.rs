@@ -18,8 +18,9 @@ use serde::Serialize;
 use crate::db::schema::{agencies, deployments, hisps, service_volumes, services};
 use crate::db::{AnyConnection, Pool};
 use crate::definitions::LoadedDefs;
+use crate::domain::AgencyId;
 use crate::fiscal::FiscalQuarter;
-use crate::registry::{Agency, Deployment, Hisp, Service};
+use crate::registry::{Agency, Deployment, DeploymentView, Hisp, Service};
 use crate::survey::{sentiment, Instrument, Sentiment, SurveyType, DRIVERS};
 pub use aggregate::Counts;
 use files::ReportError;
@@ -28,11 +29,11 @@ use files::ReportError;
 #[derive(Clone, Debug, Default)]
 pub struct Scope {
     /// Only this agency's (the admin API's key); `None` for the operator's CLI.
-    pub agency_id: Option<String>,
+    pub agency_id: Option<AgencyId>,
     pub hisp: Option<String>,
 }
 
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Clone, Debug, PartialEq, utoipa::ToSchema)]
 pub struct Collection {
     pub fiscal_year: i32,
     pub quarter: u8,
@@ -47,7 +48,7 @@ pub struct Collection {
     pub trust_score: Option<f64>,
 }
 
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Clone, Debug, PartialEq, utoipa::ToSchema)]
 pub struct Detail {
     pub fiscal_year: i32,
     pub quarter: u8,
@@ -86,7 +87,7 @@ pub struct Detail {
     pub response_file: String,
 }
 
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Clone, Debug, PartialEq, utoipa::ToSchema)]
 pub struct V1Row {
     pub standardized_question_number: u8,
     pub standardized_question_identifier: String,
@@ -98,13 +99,13 @@ pub struct V1Row {
     pub end_date: String,
 }
 
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Clone, Debug, PartialEq, utoipa::ToSchema)]
 pub struct V1Table {
     pub deployment_id: String,
     pub rows: Vec<V1Row>,
 }
 
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Clone, Debug, PartialEq, utoipa::ToSchema)]
 pub struct TrendPoint {
     pub agency: String,
     pub hisp: String,
@@ -116,7 +117,7 @@ pub struct TrendPoint {
     pub trust_score: Option<f64>,
 }
 
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Clone, Debug, PartialEq, utoipa::ToSchema)]
 pub struct PraFacts {
     pub instrument_id: String,
     pub version: i32,
@@ -128,14 +129,14 @@ pub struct PraFacts {
     pub federal_register_url: String,
 }
 
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Clone, Debug, PartialEq, utoipa::ToSchema)]
 pub struct Flag {
     pub deployment_id: String,
     pub kind: String,
     pub detail: String,
 }
 
-#[derive(Serialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Clone, Debug, PartialEq, utoipa::ToSchema)]
 pub struct Report {
     pub fiscal_year: i32,
     pub quarter: u8,
@@ -179,12 +180,7 @@ pub fn wilson(positive: i64, n: i64) -> Option<(f64, f64)> {
     ))
 }
 
-pub struct Scoped {
-    pub deployment: Deployment,
-    pub service: Service,
-    pub hisp: Hisp,
-    pub agency: Agency,
-}
+pub type Scoped = DeploymentView;
 
 fn scoped_deployments(c: &mut AnyConnection, scope: &Scope) -> QueryResult<Vec<Scoped>> {
     let mut q = deployments::table
@@ -306,11 +302,7 @@ pub fn build(
             });
         }
         let en = |m: &crate::survey::Localized| {
-            m.get(&ins.locales[0])
-                .cloned()
-                .unwrap_or_default()
-                .replace("{service}", &d.service.name)
-                .replace("{agency}", &d.agency.name)
+            d.fill(m.get(&ins.locales[0]).map_or("", String::as_str))
         };
         let named = |counts: &[i64; 7]| -> BTreeMap<String, i64> {
             DRIVERS
@@ -585,9 +577,7 @@ fn v1_tables(
             rows.push(V1Row {
                 standardized_question_number: q.standard_number.unwrap_or(0),
                 standardized_question_identifier: q.key.clone(),
-                customized_question_text: text
-                    .replace("{service}", &d.service.name)
-                    .replace("{agency}", &d.agency.name),
+                customized_question_text: d.fill(&text),
                 response_volume: likert.iter().sum(),
                 likert,
                 notes: String::new(),

@@ -12,6 +12,7 @@ use rand::{Rng, SeedableRng};
 use crate::db::schema::{impressions, responses, service_volumes};
 use crate::db::{self, db_run, AnyConnection};
 use crate::definitions::LoadedDefs;
+use crate::domain::{Access, DeploymentStatus, ResponseStatus};
 use crate::fiscal::FiscalQuarter;
 use crate::registry::{self, Deployment};
 use crate::responses::{NewImpression, NewResponse};
@@ -70,10 +71,10 @@ pub fn seed(
             channel: channels[i % channels.len()].clone(),
             transaction_point: format!("Seed transaction point {i}"),
             allowed_origins: "[]".into(),
-            status: "open".into(),
+            status: DeploymentStatus::Open,
             created_at: now,
             updated_at: now,
-            access: "open".into(),
+            access: Access::Open,
             managed_by: None,
         };
         registry::insert_deployment(c, &d).map_err(err)?;
@@ -187,9 +188,9 @@ fn response(rng: &mut StdRng, defs: &LoadedDefs, d: &Deployment, at: NaiveDateTi
     let v1 = d.instrument_id == "a11-v1";
     let score = |rng: &mut StdRng| v1.then(|| rng.random_range(1..=5));
     let status = match rng.random_range(0..100) {
-        0 => "spam",
-        1 => "test",
-        _ => "counted",
+        0 => ResponseStatus::Spam,
+        1 => ResponseStatus::Test,
+        _ => ResponseStatus::Counted,
     };
     NewResponse {
         id: uuid::Uuid::from_u128(rng.random()).to_string(),
@@ -202,7 +203,7 @@ fn response(rng: &mut StdRng, defs: &LoadedDefs, d: &Deployment, at: NaiveDateTi
         locale: "en".into(),
         channel: d.channel.clone(),
         source: "seed".into(),
-        status: status.into(),
+        status,
         trust: Some(trust),
         drivers_positive: if positive && !v1 { mask } else { 0 },
         drivers_negative: if !positive && !v1 { mask } else { 0 },

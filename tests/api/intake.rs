@@ -50,6 +50,29 @@ async fn renders_deployment_in_requested_locale(b: Backend) {
         v["questions"][1]["show_if"],
         json!({"question": "trust", "values": [1]})
     );
+    // The OpenAPI document describes what a renderer receives, field by field.
+    let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let schema = &doc["paths"]["/api/v1/deployments/{id}"]["get"]["responses"]["200"]["content"]
+        ["application/json"]["schema"];
+    assert_eq!(schema["$ref"], "#/components/schemas/PublicDeployment");
+    let schemas = &doc["components"]["schemas"];
+    for (name, obj) in [("PublicDeployment", &v), ("PublicPra", &v["pra"])]
+        .into_iter()
+        .chain(
+            v["questions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|q| ("PublicQuestion", q)),
+        )
+    {
+        for k in obj.as_object().unwrap().keys() {
+            assert!(
+                schemas[name]["properties"].get(k).is_some(),
+                "{name} lacks {k}"
+            );
+        }
+    }
 
     let es: Value = app
         .get(&format!("/api/v1/deployments/{dep}?locale=es"))

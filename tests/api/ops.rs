@@ -33,6 +33,19 @@ async fn operations_endpoints(b: Backend) {
     ] {
         assert!(doc["paths"].get(p).is_some(), "openapi lacks {p}");
     }
+    // Every JSON answer is described by a schema, not as a bare object.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for (status, resp) in op["responses"].as_object().unwrap() {
+                let schema = &resp["content"]["application/json"]["schema"];
+                assert_ne!(
+                    schema,
+                    &serde_json::json!({"type": "object"}),
+                    "{method} {path} {status} is documented as a bare object"
+                );
+            }
+        }
+    }
     let r = app.get("/nope").await;
     assert_eq!(r.status(), 404);
     problem(r).await;
