@@ -50,7 +50,7 @@ fn readme_settings() -> Vec<(String, Option<String>)> {
 
 /// The help entry that names `var`: its option line (`[env: VAR`) and continuation lines, or
 /// the paragraph that names it.
-fn entry<'a>(help: &'a str, var: &str) -> Option<String> {
+fn entry(help: &str, var: &str) -> Option<String> {
     let lines: Vec<&str> = help.lines().collect();
     let at = lines
         .iter()
@@ -166,26 +166,21 @@ fn bad_settings_are_configuration_errors_and_flags_win() {
         }
         cmd.output().unwrap()
     };
-    let out = run(
-        &["keys", "list", "--agency", "gsa", "--db-pool-size", "many"],
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.starts_with("configuration error: CX_DB_POOL_SIZE: "),
-        "{err}"
-    );
-    let out = run(
-        &["keys", "list", "--agency", "gsa"],
-        &[("CX_REPORT_TZ", "Mars/Olympus")],
-    );
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.starts_with("configuration error: CX_REPORT_TZ: "),
-        "{err}"
-    );
+    for (args, env, var) in [
+        (&["--db-pool-size", "many"][..], &[][..], "CX_DB_POOL_SIZE"),
+        (&[], &[("CX_REPORT_TZ", "Mars/Olympus")], "CX_REPORT_TZ"),
+    ] {
+        let out = run(
+            &[&["keys", "list", "--agency", "gsa"][..], args].concat(),
+            env,
+        );
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.starts_with(&format!("configuration error: {var}: ")),
+            "{err}"
+        );
+    }
     let out = run(
         &[
             "keys",
