@@ -1,5 +1,5 @@
 //! Settings come from the environment (the contract's `CX_*` variables and `DATABASE_URL`);
-//! command-line flags override them in `cli`.
+//! command-line flags override them in `cli`, whose `--help` shows the defaults below.
 
 use std::path::PathBuf;
 
@@ -53,6 +53,24 @@ pub struct Settings {
     pub demo: bool,
 }
 
+/// The defaults of the settings that have a fixed one, shared by `Settings::from_lookup` and
+/// the command line's `--help`, so the two cannot differ.
+pub mod defaults {
+    pub const DATABASE_URL: &str = "sqlite://cx-survey.db";
+    pub const BIND: &str = "127.0.0.1:8080";
+    pub const SURVEY_DEFS: &str = "survey-defs";
+    pub const REPORT_TZ: &str = "America/New_York";
+    pub const RATE_LIMIT_PER_MINUTE: &str = "120";
+    pub const DB_POOL_SIZE: &str = "8";
+    pub const INTAKE_MAX_BATCH: &str = "256";
+    pub const INTAKE_QUEUE: &str = "20000";
+    pub const MAIL_FROM: &str = "cx-survey@localhost";
+    pub const INVITE_CAP_DAYS: &str = "30";
+    pub const INVITE_TTL_DAYS: &str = "30";
+    pub const SMTP_RETRY_BASE_MS: &str = "30000";
+    pub const DEMO: &str = "off";
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("{name}: {problem}")]
 pub struct SettingsError {
@@ -66,34 +84,31 @@ impl Settings {
     }
 
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
-        let parse_num = |name: &'static str, default: u64| -> Result<u64, SettingsError> {
-            match get(name) {
-                None => Ok(default),
-                Some(v) => v.trim().parse().map_err(|_| SettingsError {
-                    name,
-                    problem: format!("expected a whole number, got {v:?}"),
-                }),
-            }
+        use defaults as d;
+        let get_or = |name: &str, default: &str| get(name).unwrap_or_else(|| default.into());
+        let parse_num = |name: &'static str, default: &str| -> Result<u64, SettingsError> {
+            let v = get_or(name, default);
+            v.trim().parse().map_err(|_| SettingsError {
+                name,
+                problem: format!("expected a whole number, got {v:?}"),
+            })
         };
-        let tz_name = get("CX_REPORT_TZ").unwrap_or_else(|| "America/New_York".into());
+        let tz_name = get_or("CX_REPORT_TZ", d::REPORT_TZ);
         let report_tz: Tz = tz_name.parse().map_err(|_| SettingsError {
             name: "CX_REPORT_TZ",
             problem: format!("unknown IANA time zone {tz_name:?}"),
         })?;
-        let bind = get("CX_BIND").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let bind = get_or("CX_BIND", d::BIND);
         let public_url = get("CX_PUBLIC_URL").unwrap_or_else(|| format!("http://{bind}"));
         Ok(Settings {
-            database_url: get("DATABASE_URL")
-                .unwrap_or_else(|| "sqlite://cx-survey.db".into())
-                .into(),
+            database_url: get_or("DATABASE_URL", d::DATABASE_URL).into(),
             public_url: public_url.trim_end_matches('/').to_string(),
             bind,
-            survey_defs: get("CX_SURVEY_DEFS")
-                .unwrap_or_else(|| "survey-defs".into())
-                .into(),
+            survey_defs: get_or("CX_SURVEY_DEFS", d::SURVEY_DEFS).into(),
             report_tz,
             secret: get("CX_SECRET").map(SecretString::from),
-            rate_limit_per_minute: parse_num("CX_RATE_LIMIT_PER_MINUTE", 120)? as u32,
+            rate_limit_per_minute: parse_num("CX_RATE_LIMIT_PER_MINUTE", d::RATE_LIMIT_PER_MINUTE)?
+                as u32,
             trusted_proxies: crate::intake::limit::parse_trusted(
                 &get("CX_TRUSTED_PROXIES").unwrap_or_default(),
             )
@@ -101,12 +116,12 @@ impl Settings {
                 name: "CX_TRUSTED_PROXIES",
                 problem,
             })?,
-            pool_size: parse_num("CX_DB_POOL_SIZE", 8)? as u32,
+            pool_size: parse_num("CX_DB_POOL_SIZE", d::DB_POOL_SIZE)? as u32,
             pool_min_idle: 1,
-            max_batch: parse_num("CX_INTAKE_MAX_BATCH", 256)?.max(1) as usize,
-            queue_capacity: parse_num("CX_INTAKE_QUEUE", 20_000)?.max(1) as usize,
+            max_batch: parse_num("CX_INTAKE_MAX_BATCH", d::INTAKE_MAX_BATCH)?.max(1) as usize,
+            queue_capacity: parse_num("CX_INTAKE_QUEUE", d::INTAKE_QUEUE)?.max(1) as usize,
             intake_writers: get("CX_INTAKE_WRITERS")
-                .map(|_| parse_num("CX_INTAKE_WRITERS", 1))
+                .map(|_| parse_num("CX_INTAKE_WRITERS", "1"))
                 .transpose()?
                 .map(|n| n.clamp(1, 16) as usize),
             smtp_url: get("CX_SMTP_URL")
@@ -120,12 +135,12 @@ impl Settings {
                     name: "CX_SMTP_CA_FILE",
                     problem,
                 })?,
-            mail_from: get("CX_MAIL_FROM").unwrap_or_else(|| "cx-survey@localhost".into()),
-            invite_cap_days: parse_num("CX_INVITE_CAP_DAYS", 30)? as i64,
-            invite_ttl_days: parse_num("CX_INVITE_TTL_DAYS", 30)?.max(1) as i64,
+            mail_from: get_or("CX_MAIL_FROM", d::MAIL_FROM),
+            invite_cap_days: parse_num("CX_INVITE_CAP_DAYS", d::INVITE_CAP_DAYS)? as i64,
+            invite_ttl_days: parse_num("CX_INVITE_TTL_DAYS", d::INVITE_TTL_DAYS)?.max(1) as i64,
             smtp_retry_base: std::time::Duration::from_millis(parse_num(
                 "CX_SMTP_RETRY_BASE_MS",
-                30_000,
+                d::SMTP_RETRY_BASE_MS,
             )?),
             demo: matches!(get("CX_DEMO").as_deref(), Some("1" | "true" | "yes")),
         })

@@ -9,13 +9,11 @@ use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(3);
 
-pub fn run(url: Option<&str>) -> ExitCode {
+/// `bind` is the server's `--bind` / `CX_BIND`, probed when no `url` is given.
+pub fn run(url: Option<&str>, bind: &str) -> ExitCode {
     let base = match url {
         Some(u) => u.trim_end_matches('/').to_string(),
-        None => format!(
-            "http://{}",
-            loopback_for(&std::env::var("CX_BIND").unwrap_or_else(|_| "127.0.0.1:8080".into()))
-        ),
+        None => format!("http://{}", loopback_for(bind)),
     };
     match probe(&base, TIMEOUT) {
         Ok(()) => {

@@ -1,4 +1,5 @@
-//! `defs check`: validate the definitions directory, optionally against the database.
+//! `defs check`: validate the definitions directory, optionally against the database. Problems
+//! go to stderr, the `ok:` line to stdout.
 
 use std::process::ExitCode;
 
@@ -18,7 +19,7 @@ pub fn check(dir: &std::path::Path, database: Option<&Settings>) -> ExitCode {
                     Ok(problems) if problems.is_empty() => {}
                     Ok(problems) => {
                         for p in problems {
-                            println!("{p}");
+                            eprintln!("{p}");
                         }
                         return ExitCode::FAILURE;
                     }
@@ -39,7 +40,7 @@ pub fn check(dir: &std::path::Path, database: Option<&Settings>) -> ExitCode {
         }
         Err(errors) => {
             for e in errors {
-                println!("{e}");
+                eprintln!("{e}");
             }
             ExitCode::FAILURE
         }

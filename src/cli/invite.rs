@@ -85,7 +85,7 @@ pub fn invite(
         }
     }
     if send_now {
-        crate::telemetry::init();
+        super::init_one_shot_logs();
         let rt = match tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

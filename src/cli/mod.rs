@@ -1,31 +1,36 @@
-//! The `cx-survey` command line. Flags win over the environment.
+//! The `cx-survey` command line. Flags win over the environment; `--help` lists every setting
+//! with its variable and default (`settings`). Usage mistakes exit 2 (clap), configuration
+//! errors exit 2, failures 1; every error goes to stderr.
 
 mod defs;
 mod invite;
 mod keys;
 mod report;
 mod serve;
+mod settings;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::configuration::Settings;
+pub use settings::SettingsArgs;
+
+/// Below every command's help: the one variable that is not a setting.
+const LOGS_HELP: &str = "Logs: JSON lines on stderr, one object per line with a request id, \
+    filtered by RUST_LOG [default: info]. On a terminal, `report` and `invite --send-now` print \
+    plain lines instead.";
 
 #[derive(Parser, Debug)]
 #[command(
     name = "cx-survey",
     version,
-    about = "Post-transaction CX surveys for federal HISPs (OMB A-11 Section 280)"
+    about = "Post-transaction CX surveys for federal HISPs (OMB A-11 Section 280)",
+    after_help = LOGS_HELP
 )]
 pub struct Cli {
-    /// Database: sqlite://path.db, a bare path, or postgres://… (overrides DATABASE_URL)
-    #[arg(long, global = true)]
-    pub database_url: Option<String>,
-    /// Survey definitions directory (overrides CX_SURVEY_DEFS)
-    #[arg(long, global = true)]
-    pub defs: Option<PathBuf>,
+    #[command(flatten)]
+    pub settings: SettingsArgs,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -33,22 +38,23 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Migrate the database, load survey-defs/ and serve HTTP
-    Serve {
-        /// Address to listen on (overrides CX_BIND; default 127.0.0.1:8080)
-        #[arg(long)]
-        bind: Option<String>,
-    },
+    /// (the address is --bind / CX_BIND)
+    #[command(after_help = LOGS_HELP)]
+    Serve,
     /// Survey definition files
+    #[command(after_help = LOGS_HELP)]
     Defs {
         #[command(subcommand)]
         command: DefsCommand,
     },
     /// Admin API keys
+    #[command(after_help = LOGS_HELP)]
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
     },
     /// The quarterly OMB report: collections, details, response files, v1 counts, JSON and HTML
+    #[command(after_help = LOGS_HELP)]
     Report {
         /// Four-digit federal fiscal year (FY N runs Oct 1 of N-1 to Sep 30 of N)
         #[arg(long)]
@@ -65,6 +71,7 @@ pub enum Command {
     },
     /// Queue email invitations from a CSV file (email,transaction_id,transaction_date,locale),
     /// and/or send what is due now
+    #[command(after_help = LOGS_HELP)]
     Invite {
         /// Deployment id the invitations are for
         #[arg(long, requires = "csv")]
@@ -78,12 +85,15 @@ pub enum Command {
     },
     /// Probe a running server's `/readyz` (for a container HEALTHCHECK or a probe): exit 0 if
     /// it answers 200 within 3 seconds, 1 otherwise
+    #[command(after_help = LOGS_HELP)]
     Healthcheck {
-        /// Server to probe (default: http:// + CX_BIND, an unspecified address probed on loopback)
+        /// Server to probe (default: http:// + --bind / CX_BIND, an unspecified address probed on
+        /// loopback)
         #[arg(long)]
         url: Option<String>,
     },
     /// Developer tools
+    #[command(after_help = LOGS_HELP)]
     Dev {
         #[command(subcommand)]
         command: DevCommand,
@@ -153,34 +163,21 @@ pub enum KeysCommand {
 pub fn run(cli: Cli) -> ExitCode {
     // Needs no configuration beyond CX_BIND: a probe must not fail on an unrelated setting.
     if let Command::Healthcheck { url } = &cli.command {
-        return crate::healthcheck::run(url.as_deref());
+        let bind = cli.settings.bind.as_deref().unwrap_or_default();
+        return crate::healthcheck::run(url.as_deref(), bind);
     }
-    let mut settings = match Settings::from_env() {
+    let mut settings = match cli.settings.settings() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("configuration error: {e}");
             return ExitCode::from(2);
         }
     };
-    if let Some(u) = cli.database_url {
-        settings.database_url = u.into();
-    }
-    if let Some(d) = cli.defs {
-        settings.survey_defs = d;
-    }
-    if !matches!(cli.command, Command::Serve { .. }) {
+    if !matches!(cli.command, Command::Serve) {
         settings.pool_min_idle = 0;
     }
     match cli.command {
-        Command::Serve { bind } => {
-            if let Some(b) = bind {
-                if std::env::var("CX_PUBLIC_URL").is_err() {
-                    settings.public_url = format!("http://{b}");
-                }
-                settings.bind = b;
-            }
-            serve::serve(settings)
-        }
+        Command::Serve => serve::serve(settings),
         Command::Defs {
             command: DefsCommand::Check { dir, database },
         } => {
@@ -246,6 +243,26 @@ pub fn run(cli: Cli) -> ExitCode {
             quarter,
         ),
     }
+}
+
+/// Logs of the one-shot commands (`report`, `invite --send-now`): today's JSON lines off a
+/// terminal (cron, CI, a log collector), plain lines on one, warnings and errors only unless
+/// `RUST_LOG` says otherwise. Returns whether stderr is a terminal.
+pub(crate) fn init_one_shot_logs() -> bool {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        crate::telemetry::init();
+        return false;
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .without_time()
+        .with_target(false)
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    true
 }
 
 pub(crate) fn fail(e: impl std::fmt::Display) -> ExitCode {

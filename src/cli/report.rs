@@ -23,7 +23,7 @@ pub fn report(
         Ok(p) => p,
         Err(e) => return fail(e),
     };
-    crate::telemetry::init();
+    let terminal = super::init_one_shot_logs();
     let scope = crate::report::Scope {
         agency_id: None,
         hisp,
@@ -32,15 +32,22 @@ pub fn report(
     match crate::report::files::write_report(&pool, &defs, fq, settings.report_tz, &scope, out) {
         Ok(r) => {
             let rows: i64 = r.details.iter().map(|d| d.volume_of_respondents).sum();
-            eprintln!(
-                "report FY{} Q{}: {} collections, {} deployments, {rows} responses, written to {} in {:.1} s",
+            let counts = format!(
+                "FY{} Q{}: {} collections, {} deployments, {rows} responses",
                 fq.year,
                 fq.quarter,
                 r.collections.len(),
                 r.details.len(),
-                out.display(),
-                started.elapsed().as_secs_f64()
             );
+            let (dir, seconds) = (out.display(), started.elapsed().as_secs_f64());
+            if terminal {
+                println!("{counts}");
+                println!(
+                    "wrote the OMB files, v1 counts, report.json and report.html to {dir} in {seconds:.1} s"
+                );
+            } else {
+                eprintln!("report {counts}, written to {dir} in {seconds:.1} s");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => fail(e),

@@ -23,7 +23,7 @@ fn defs_check_accepts_the_shipped_definitions() {
     assert!(
         out.status.success(),
         "{}",
-        String::from_utf8_lossy(&out.stdout)
+        String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("3 instruments"));
 }
@@ -50,7 +50,13 @@ fn defs_check_lists_every_problem_with_file_and_path() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let text = String::from_utf8_lossy(&out.stdout);
+    // Problems are errors: stderr, nothing on stdout.
+    assert!(
+        out.stdout.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let text = String::from_utf8_lossy(&out.stderr);
     for want in [
         "broken.json: $.pra.omb_control_number: ",
         "broken.json: $.questions[1].options[0].key: ",
@@ -92,7 +98,13 @@ fn defs_check_refuses_registry_references_across_agencies() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let text = String::from_utf8_lossy(&out.stdout);
+    // Problems are errors: stderr, nothing on stdout.
+    assert!(
+        out.stdout.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let text = String::from_utf8_lossy(&out.stderr);
     for want in [
         "reg.json: $.deployments[0].service: service \"calls\" is declared more than once in this file",
         "other.json: $.services[0].hisp: no HISP \"usagov\" is declared in this file",

@@ -3,6 +3,7 @@ mod helpers;
 mod abuse;
 mod access;
 mod admin;
+mod cli;
 mod definitions;
 mod email;
 mod export;

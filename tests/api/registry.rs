@@ -123,11 +123,16 @@ async fn registry_colliding_with_another_agency_stops_startup(b: Backend) {
         .env("DATABASE_URL", &app.database_url)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
-        stdout.contains("gsa.json: $.deployments[1].id:"),
-        "{stdout}"
+        out.stdout.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(
+        stderr.contains("gsa.json: $.deployments[1].id:"),
+        "{stderr}"
     );
     // Nothing of the refused file was applied: SSA's deployment is untouched, GSA has nothing.
     let mut c = app.pool.get().unwrap();
