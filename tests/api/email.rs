@@ -238,6 +238,14 @@ fn all_cells(app: &TestApp) -> String {
     out
 }
 
+/// Waits (up to 10 s) until `n` invitations are recorded as sent.
+async fn recorded_sent(app: &TestApp, n: i64) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while app.count("invitations WHERE status = 'sent'") < n && Instant::now() < until {
+        actix_web::rt::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 async fn invitation_delivered_answered_once_and_address_erased(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let (smtp, app) = with_smtp(b, dir.path(), true).await;
@@ -256,6 +264,9 @@ async fn invitation_delivered_answered_once_and_address_erased(b: Backend) {
     assert_eq!(s["queued"], 2, "{s}");
     let raw = smtp.wait_for(2, 20).await;
     assert_eq!(raw.len(), 2);
+    // The relay has the messages a moment before the worker records them sent (and the link
+    // becomes answerable); a person reads mail later than that, the test waits for it.
+    recorded_sent(&app, 2).await;
     let mails: Vec<Mail> = raw.iter().map(|m| parse(m)).collect();
     let es = mails
         .iter()
@@ -560,6 +571,7 @@ async fn link_pages_for_unknown_expired_and_opted_out(b: Backend) {
     )
     .await;
     let m = parse(&smtp.wait_for(1, 20).await[0]);
+    recorded_sent(&app, 1).await;
     let r_path = link(&m.text, "/r/");
     let u_path = link(&m.text, "/u/");
     // The opt-out link asks before it acts (mail scanners follow links); POST opts out.
