@@ -263,7 +263,7 @@ impl Progress {
 /// The quarter's counted responses in submission order, written into one file per deployment.
 /// The quarter is cut in two at its middle row and each half is read in keyset pages by its own
 /// thread (the second half into part files appended afterwards), so memory holds two pages
-/// however large the quarter, and both cores work.
+/// however large the quarter, and two threads write at once.
 fn write_response_files(
     pool: &Pool,
     defs: &LoadedDefs,
