@@ -252,8 +252,7 @@ fn serve(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, St
                 let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
                 srv.call(req).map(move |mut res| {
                     if let Ok(r) = &mut res {
-                        if let Some(v) = request_id.and_then(|id| HeaderValue::from_str(&id).ok())
-                        {
+                        if let Some(v) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
                             r.headers_mut()
                                 .insert(HeaderName::from_static("x-request-id"), v);
                         }
