@@ -144,22 +144,10 @@ pub enum KeysCommand {
 }
 
 pub fn run(cli: Cli) -> ExitCode {
-    let mut settings = match Settings::from_env() {
+    let mut settings = match settings(cli.database_url, cli.defs, &cli.command) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("configuration error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
-    if let Some(u) = cli.database_url {
-        settings.database_url = u.into();
-    }
-    if let Some(d) = cli.defs {
-        settings.survey_defs = d;
-    }
-    if !matches!(cli.command, Command::Serve { .. }) {
-        settings.pool_min_idle = 0;
-    }
     match cli.command {
         Command::Serve { bind } => {
             if let Some(b) = bind {
@@ -186,25 +174,10 @@ pub fn run(cli: Cli) -> ExitCode {
         } => keys::create(&settings, &agency, name.as_deref(), label.as_deref()),
         Command::Keys {
             command: KeysCommand::List { agency },
-        } => keys::admin(&settings, |c| {
-            for (id, created, revoked, label) in crate::admin::list_keys(c, &agency)? {
-                let state = revoked
-                    .map(|r| format!("revoked {r}"))
-                    .unwrap_or("active".into());
-                println!(
-                    "{id}\tcreated {created}\t{state}\t{}",
-                    label.unwrap_or_default()
-                );
-            }
-            Ok(())
-        }),
+        } => keys::list(&settings, &agency),
         Command::Keys {
             command: KeysCommand::Revoke { id },
-        } => keys::admin(&settings, |c| {
-            crate::admin::revoke_key(c, &id)?;
-            println!("revoked {id}");
-            Ok(())
-        }),
+        } => keys::revoke(&settings, &id),
         Command::Report {
             fiscal_year,
             quarter,
@@ -234,6 +207,32 @@ pub fn run(cli: Cli) -> ExitCode {
             quarter,
         ),
     }
+}
+
+/// The settings from the environment, with the command line's overrides; exit code 2 when
+/// the environment is not a valid configuration.
+fn settings(
+    database_url: Option<String>,
+    defs: Option<PathBuf>,
+    command: &Command,
+) -> Result<Settings, ExitCode> {
+    let mut settings = match Settings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            return Err(ExitCode::from(2));
+        }
+    };
+    if let Some(u) = database_url {
+        settings.database_url = u.into();
+    }
+    if let Some(d) = defs {
+        settings.survey_defs = d;
+    }
+    if !matches!(command, Command::Serve { .. }) {
+        settings.pool_min_idle = 0;
+    }
+    Ok(settings)
 }
 
 pub(crate) fn fail(e: impl std::fmt::Display) -> ExitCode {
