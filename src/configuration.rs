@@ -26,8 +26,9 @@ pub struct Settings {
     /// Database connections for reads and admin writes.
     pub pool_size: u32,
     /// Connections the pool keeps open in reserve (1 for `serve`; 0 for one-shot commands, so
-    /// no background connect is under way when the process exits: libpq's TLS teardown at exit
-    /// can crash a thread still connecting).
+    /// no background connect is under way when the process exits: a report that exited while
+    /// libpq was mid-TLS-handshake once ended with a failure status in CI after its output was
+    /// complete; the TLS teardown is the suspect, not proven).
     pub pool_min_idle: u32,
     /// Largest number of intake items committed in one transaction.
     pub max_batch: usize,

@@ -99,43 +99,9 @@ impl Application {
         for w in defs.expiry_warnings(chrono::Utc::now().date_naive()) {
             tracing::warn!("{w}");
         }
-        let listener = TcpListener::bind(&settings.bind)
-            .map_err(|e| StartupError::Bind(settings.bind.clone(), e))?;
-        let port = listener
-            .local_addr()
-            .map_err(|e| StartupError::Bind(settings.bind.clone(), e))?
-            .port();
-        // SQLite allows one writer at a time anyway; PostgreSQL gains from two overlapping commits.
-        let threads = settings
-            .intake_writers
-            .unwrap_or(if backend == Backend::Sqlite { 1 } else { 2 });
-        let (writer, writers) = Writer::start(
-            pool.clone(),
-            threads,
-            settings.queue_capacity,
-            settings.max_batch,
-            settings.rate_limit_per_minute,
-        );
-        let public_origin = url::Url::parse(&settings.public_url)
-            .map(|u| u.origin().ascii_serialization())
-            .unwrap_or_default();
-        let export_pool = db::side_pool(settings.database_url.expose_secret(), EXPORT_POOL_SIZE)?;
-        let state = web::Data::new(AppState {
-            pool,
-            export_pool,
-            backend,
-            defs: Arc::new(defs),
-            limiter: RateLimiter::new(
-                settings.rate_limit_per_minute,
-                settings.trusted_proxies.clone(),
-                settings.secret.as_ref().map(|s| s.expose_secret()),
-            )
-            .map(Arc::new),
-            settings,
-            writer,
-            deployments: DeploymentCache::default(),
-            public_origin,
-        });
+        let (listener, port) = bind(&settings.bind)?;
+        let (writer, writers) = start_writers(&settings, &pool, backend);
+        let state = app_state(settings, pool, backend, defs, writer)?;
         // The email outbox drains inside `serve`; several instances may share the database.
         let (stop_outbox, stop_rx) = tokio::sync::watch::channel(false);
         let outbox = match crate::email::outbox::Outbox::new(
@@ -148,61 +114,10 @@ impl Application {
             Err(e) => return Err(StartupError::Apply(e)),
         };
         if let Some(limiter) = state.limiter.clone() {
-            // Holds only the limiter and the pool, so the writer's queue can close at shutdown.
-            let pool = state.pool.clone();
-            actix_web::rt::spawn(async move {
-                loop {
-                    actix_web::rt::time::sleep(Duration::from_secs(60)).await;
-                    limiter.forget_idle();
-                    let pool = pool.clone();
-                    let _ = actix_web::rt::task::spawn_blocking(move || {
-                        pool.get()
-                            .ok()
-                            .map(|mut c| crate::intake::limit::forget_old(&mut c))
-                    })
-                    .await;
-                }
-            });
+            forget_idle_clients(limiter, state.pool.clone());
         }
         tracing::info!(port, backend = ?state.backend, "cx-survey listening");
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(state.clone())
-                .wrap(Compress::default())
-                .wrap(
-                    DefaultHeaders::new()
-                        .add(("X-Content-Type-Options", "nosniff"))
-                        .add(("Referrer-Policy", "strict-origin-when-cross-origin")),
-                )
-                .wrap_fn(|req, srv| {
-                    let start = Instant::now();
-                    let method = req.method().to_string();
-                    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
-                    // The id in every log line of this request, handed back for support tickets.
-                    let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
-                    srv.call(req).map(move |mut res| {
-                        if let Ok(r) = &mut res {
-                            if let Some(v) =
-                                request_id.and_then(|id| HeaderValue::from_str(&id).ok())
-                            {
-                                r.headers_mut()
-                                    .insert(HeaderName::from_static("x-request-id"), v);
-                            }
-                            crate::metrics::metrics()
-                                .http_requests
-                                .with_label_values(&[&method, &route, r.status().as_str()])
-                                .observe(start.elapsed().as_secs_f64());
-                        }
-                        res
-                    })
-                })
-                .wrap(TracingLogger::<crate::telemetry::RedactedRootSpan>::new())
-                .configure(crate::router::routes)
-        })
-        .listen(listener)
-        .map_err(|e| StartupError::Bind("listener".into(), e))?
-        .shutdown_timeout(30)
-        .run();
+        let server = serve(state, listener)?;
         Ok(Application {
             server,
             port,
@@ -238,4 +153,122 @@ impl Application {
         .await;
         res
     }
+}
+
+/// The listening socket on `addr`, and its port (the one chosen when `addr` asks for port 0).
+fn bind(addr: &str) -> Result<(TcpListener, u16), StartupError> {
+    let listener = TcpListener::bind(addr).map_err(|e| StartupError::Bind(addr.to_string(), e))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| StartupError::Bind(addr.to_string(), e))?
+        .port();
+    Ok((listener, port))
+}
+
+/// The intake writer threads and the queue that feeds them.
+fn start_writers(
+    settings: &Settings,
+    pool: &Pool,
+    backend: Backend,
+) -> (Writer, Vec<std::thread::JoinHandle<()>>) {
+    // SQLite allows one writer at a time anyway; PostgreSQL gains from two overlapping commits.
+    let threads = settings
+        .intake_writers
+        .unwrap_or(if backend == Backend::Sqlite { 1 } else { 2 });
+    Writer::start(
+        pool.clone(),
+        threads,
+        settings.queue_capacity,
+        settings.max_batch,
+        settings.rate_limit_per_minute,
+    )
+}
+
+/// What every request handler shares.
+fn app_state(
+    settings: Settings,
+    pool: Pool,
+    backend: Backend,
+    defs: LoadedDefs,
+    writer: Writer,
+) -> Result<web::Data<AppState>, StartupError> {
+    let public_origin = url::Url::parse(&settings.public_url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_default();
+    let export_pool = db::side_pool(settings.database_url.expose_secret(), EXPORT_POOL_SIZE)?;
+    Ok(web::Data::new(AppState {
+        pool,
+        export_pool,
+        backend,
+        defs: Arc::new(defs),
+        limiter: RateLimiter::new(
+            settings.rate_limit_per_minute,
+            settings.trusted_proxies.clone(),
+            settings.secret.as_ref().map(|s| s.expose_secret()),
+        )
+        .map(Arc::new),
+        settings,
+        writer,
+        deployments: DeploymentCache::default(),
+        public_origin,
+    }))
+}
+
+/// Every minute, drops the rate limiter's idle clients and the stored counts gone stale.
+fn forget_idle_clients(limiter: Arc<RateLimiter>, pool: Pool) {
+    // Holds only the limiter and the pool, so the writer's queue can close at shutdown.
+    actix_web::rt::spawn(async move {
+        loop {
+            actix_web::rt::time::sleep(Duration::from_secs(60)).await;
+            limiter.forget_idle();
+            let pool = pool.clone();
+            let _ = actix_web::rt::task::spawn_blocking(move || {
+                pool.get()
+                    .ok()
+                    .map(|mut c| crate::intake::limit::forget_old(&mut c))
+            })
+            .await;
+        }
+    });
+}
+
+/// The HTTP server on `listener`: security headers, request ids, request metrics, logs and
+/// the routes.
+fn serve(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, StartupError> {
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(Compress::default())
+            .wrap(
+                DefaultHeaders::new()
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    .add(("Referrer-Policy", "strict-origin-when-cross-origin")),
+            )
+            .wrap_fn(|req, srv| {
+                let start = Instant::now();
+                let method = req.method().to_string();
+                let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+                // The id in every log line of this request, handed back for support tickets.
+                let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
+                srv.call(req).map(move |mut res| {
+                    if let Ok(r) = &mut res {
+                        if let Some(v) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+                            r.headers_mut()
+                                .insert(HeaderName::from_static("x-request-id"), v);
+                        }
+                        crate::metrics::metrics()
+                            .http_requests
+                            .with_label_values(&[&method, &route, r.status().as_str()])
+                            .observe(start.elapsed().as_secs_f64());
+                    }
+                    res
+                })
+            })
+            .wrap(TracingLogger::<crate::telemetry::RedactedRootSpan>::new())
+            .configure(crate::router::routes)
+    })
+    .listen(listener)
+    .map_err(|e| StartupError::Bind("listener".into(), e))?
+    .shutdown_timeout(30)
+    .run())
 }

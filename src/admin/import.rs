@@ -84,36 +84,7 @@ pub fn parse_csv(
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .from_reader(body);
-    let header: Vec<String> = rdr
-        .headers()
-        .map_err(|e| {
-            ApiError::Invalid(vec![FieldError::new(
-                "header",
-                format!("unreadable CSV: {e}"),
-            )
-            .at_line(1)])
-        })?
-        .iter()
-        .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
-        .collect();
-    let mut expected: Vec<&str> = UPLOAD_HEADER.to_vec();
-    expected.push("submitted_at");
-    let mut herrs = vec![];
-    for (i, h) in header.iter().enumerate() {
-        if !expected.contains(&h.as_str()) {
-            herrs.push(FieldError::new("header", format!("unknown column {h:?}")).at_line(1));
-        } else if header[..i].contains(h) {
-            herrs.push(FieldError::new("header", format!("column {h:?} appears twice")).at_line(1));
-        }
-    }
-    for e in &expected {
-        if !header.iter().any(|h| h == e) {
-            herrs.push(FieldError::new("header", format!("missing column {e:?}")).at_line(1));
-        }
-    }
-    if !herrs.is_empty() {
-        return Err(ApiError::Invalid(herrs));
-    }
+    let header = header(&mut rdr)?;
     let col = |name: &str| {
         header
             .iter()
@@ -160,6 +131,41 @@ pub fn parse_csv(
     Ok(out)
 }
 
+/// The file's column names, each known and there once, all there.
+fn header(rdr: &mut csv::Reader<&[u8]>) -> Result<Vec<String>, ApiError> {
+    let header: Vec<String> = rdr
+        .headers()
+        .map_err(|e| {
+            ApiError::Invalid(vec![FieldError::new(
+                "header",
+                format!("unreadable CSV: {e}"),
+            )
+            .at_line(1)])
+        })?
+        .iter()
+        .map(|h| h.trim().trim_start_matches('\u{feff}').to_string())
+        .collect();
+    let mut expected: Vec<&str> = UPLOAD_HEADER.to_vec();
+    expected.push("submitted_at");
+    let mut herrs = vec![];
+    for (i, h) in header.iter().enumerate() {
+        if !expected.contains(&h.as_str()) {
+            herrs.push(FieldError::new("header", format!("unknown column {h:?}")).at_line(1));
+        } else if header[..i].contains(h) {
+            herrs.push(FieldError::new("header", format!("column {h:?} appears twice")).at_line(1));
+        }
+    }
+    for e in &expected {
+        if !header.iter().any(|h| h == e) {
+            herrs.push(FieldError::new("header", format!("missing column {e:?}")).at_line(1));
+        }
+    }
+    if !herrs.is_empty() {
+        return Err(ApiError::Invalid(herrs));
+    }
+    Ok(header)
+}
+
 type Parsed = (String, NaiveDateTime, answers::ValidAnswers);
 
 /// When the row was answered: a time its instrument's PRA clearance covered. Paper collected
@@ -199,16 +205,8 @@ fn row<'a>(
 ) -> Result<Parsed, Vec<FieldError>> {
     let mut errs = vec![];
     let ext = get("external_id").to_string();
-    if ext.is_empty() || ext.len() > 200 {
-        errs.push(FieldError::new(
-            "external_id",
-            "must be 1 to 200 characters",
-        ));
-    } else if !seen.insert(ext.clone()) {
-        errs.push(FieldError::new(
-            "external_id",
-            format!("{ext:?} appears twice in the file"),
-        ));
+    if let Err(e) = check_external_id(&ext, seen) {
+        errs.push(e);
     }
     let submitted_at = submitted_at(get("submitted_at"), ins, tz)
         .map_err(|e| errs.push(e))
@@ -222,6 +220,55 @@ fn row<'a>(
             Err(_) => errs.push(FieldError::new("question_1", "must be a whole number")),
         }
     }
+    driver_lists(&get, ins, &mut a, &mut errs);
+    let q4 = get("question_4");
+    if !q4.is_empty() {
+        if ins.question("comments").is_some() {
+            a.insert("comments".into(), Value::from(q4));
+        } else {
+            errs.push(FieldError::new(
+                "question_4",
+                "this instrument has no comments question",
+            ));
+        }
+    }
+    let valid = answers::validate(&a, ins, "answers")
+        .map_err(|list| list.into_iter().map(as_column).collect::<Vec<_>>());
+    match (valid, submitted_at, errs.is_empty()) {
+        (Ok(v), Some(t), true) => Ok((ext, t, v)),
+        (Err(more), _, _) => {
+            errs.extend(more);
+            Err(errs)
+        }
+        _ => Err(errs),
+    }
+}
+
+/// An external id: 1 to 200 characters, once in the file (`seen` holds those met before).
+fn check_external_id(ext: &str, seen: &mut HashSet<String>) -> Result<(), FieldError> {
+    if ext.is_empty() || ext.len() > 200 {
+        Err(FieldError::new(
+            "external_id",
+            "must be 1 to 200 characters",
+        ))
+    } else if !seen.insert(ext.to_string()) {
+        Err(FieldError::new(
+            "external_id",
+            format!("{ext:?} appears twice in the file"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// The `positive_*` and `negative_*` driver columns as the instrument's two driver lists in
+/// `a`; a list with nothing chosen is left out.
+fn driver_lists<'a>(
+    get: &impl Fn(&str) -> &'a str,
+    ins: &Instrument,
+    a: &mut Map<String, Value>,
+    errs: &mut Vec<FieldError>,
+) {
     for (polarity, prefix) in [
         (Polarity::Positive, "positive"),
         (Polarity::Negative, "negative"),
@@ -249,39 +296,18 @@ fn row<'a>(
             a.insert(k, Value::Array(chosen));
         }
     }
-    let q4 = get("question_4");
-    if !q4.is_empty() {
-        if ins.question("comments").is_some() {
-            a.insert("comments".into(), Value::from(q4));
-        } else {
-            errs.push(FieldError::new(
-                "question_4",
-                "this instrument has no comments question",
-            ));
-        }
-    }
-    let valid = answers::validate(&a, ins, "answers").map_err(|list| {
-        list.into_iter()
-            .map(|e| {
-                let field = match e.field.as_str() {
-                    "answers.trust" => "question_1".to_string(),
-                    "answers.comments" => "question_4".to_string(),
-                    f => f
-                        .replace("answers.went_well", "positive_drivers")
-                        .replace("answers.went_poorly", "negative_drivers"),
-                };
-                FieldError::new(field, e.detail)
-            })
-            .collect::<Vec<_>>()
-    });
-    match (valid, submitted_at, errs.is_empty()) {
-        (Ok(v), Some(t), true) => Ok((ext, t, v)),
-        (Err(more), _, _) => {
-            errs.extend(more);
-            Err(errs)
-        }
-        _ => Err(errs),
-    }
+}
+
+/// An answer's problem under the upload column it came from.
+fn as_column(e: FieldError) -> FieldError {
+    let field = match e.field.as_str() {
+        "answers.trust" => "question_1".to_string(),
+        "answers.comments" => "question_4".to_string(),
+        f => f
+            .replace("answers.went_well", "positive_drivers")
+            .replace("answers.went_poorly", "negative_drivers"),
+    };
+    FieldError::new(field, e.detail)
 }
 
 fn store(c: &mut AnyConnection, rows: Vec<(u64, NewResponse)>) -> Result<(), ApiError> {
@@ -324,4 +350,175 @@ fn store(c: &mut AnyConnection, rows: Vec<(u64, NewResponse)>) -> Result<(), Api
         })?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn instrument(file: &str) -> Instrument {
+        let path = format!("{}/survey-defs/{file}.json", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    const TZ: Tz = chrono_tz::America::New_York;
+
+    /// `row` on cells given as (column, value); the others are empty.
+    fn parse(
+        file: &str,
+        cells: &[(&'static str, &'static str)],
+        seen: &mut HashSet<String>,
+    ) -> Result<Parsed, Vec<(String, String)>> {
+        let cells: HashMap<&str, &'static str> = cells.iter().copied().collect();
+        row(
+            |k| cells.get(k).copied().unwrap_or(""),
+            &instrument(file),
+            TZ,
+            seen,
+        )
+        .map_err(|errs| errs.into_iter().map(|e| (e.field, e.detail)).collect())
+    }
+
+    const AT: (&str, &str) = ("submitted_at", "2026-01-15T14:30:00-05:00");
+
+    #[test]
+    fn a_row_becomes_the_answers_a_respondent_would_send() {
+        let (ext, at, valid) = parse(
+            "a11-v2-thumbs",
+            &[
+                ("external_id", "p-1"),
+                AT,
+                ("question_1", "1"),
+                ("positive_ease", "1"),
+                ("positive_other", "0"),
+                ("negative_ease", "null"),
+                ("question_4", " kind staff "),
+            ],
+            &mut HashSet::new(),
+        )
+        .unwrap();
+        assert_eq!(ext, "p-1");
+        assert_eq!(at.to_string(), "2026-01-15 19:30:00");
+        assert_eq!(valid.trust, Some(1));
+        assert_eq!(
+            valid.drivers_positive,
+            crate::survey::driver_bit("ease").unwrap()
+        );
+        assert_eq!(valid.comment.as_deref(), Some("kind staff"));
+    }
+
+    #[test]
+    fn external_ids_are_required_and_unique_in_the_file() {
+        let mut seen = HashSet::new();
+        let cells = [("external_id", "p-1"), AT, ("question_1", "0")];
+        assert!(parse("a11-v2-thumbs", &cells, &mut seen).is_ok());
+        assert_eq!(
+            parse("a11-v2-thumbs", &cells, &mut seen).unwrap_err(),
+            vec![(
+                "external_id".to_string(),
+                "\"p-1\" appears twice in the file".to_string()
+            )]
+        );
+        let errs = parse("a11-v2-thumbs", &[AT, ("question_1", "0")], &mut seen).unwrap_err();
+        assert_eq!(errs[0].1, "must be 1 to 200 characters");
+    }
+
+    #[test]
+    fn bad_cells_are_named_by_their_column() {
+        let errs = parse(
+            "a11-v1",
+            &[
+                ("external_id", "p-2"),
+                ("submitted_at", "yesterday"),
+                ("question_1", "four"),
+                ("positive_ease", "1"),
+                ("negative_other", "yes"),
+            ],
+            &mut HashSet::new(),
+        )
+        .unwrap_err();
+        let fields: Vec<&str> = errs.iter().map(|e| e.0.as_str()).collect();
+        assert_eq!(
+            fields,
+            vec![
+                "submitted_at",
+                "question_1",
+                "positive_ease",
+                "negative_other",
+                "question_1"
+            ]
+        );
+        assert_eq!(
+            errs[2].1,
+            "this instrument does not offer that driver; use null"
+        );
+        assert_eq!(errs[3].1, "must be 1, 0 or null");
+        assert_eq!(errs[4].1, "is required");
+    }
+
+    #[test]
+    fn answers_rules_apply_under_the_upload_columns() {
+        let errs = parse(
+            "a11-v2-thumbs",
+            &[
+                ("external_id", "p-3"),
+                AT,
+                ("question_1", "1"),
+                ("negative_ease", "1"),
+            ],
+            &mut HashSet::new(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            errs,
+            vec![(
+                "negative_drivers".to_string(),
+                "this list is not shown for the given trust answer".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn submitted_at_must_fall_within_the_clearance_and_not_ahead() {
+        let ins = instrument("a11-v2-thumbs");
+        assert!(submitted_at("2026-01-15T14:30:00Z", &ins, TZ).is_ok());
+        let future = (Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+        assert_eq!(
+            submitted_at(&future, &ins, TZ).unwrap_err().detail,
+            "is in the future"
+        );
+        let mut expired = ins.clone();
+        expired.pra.expiration_date = chrono::NaiveDate::from_ymd_opt(2026, 1, 14).unwrap();
+        // The clearance ends with its last day in the report time zone (UTC-5 in January).
+        assert!(submitted_at("2026-01-15T04:59:59Z", &expired, TZ).is_ok());
+        let after = submitted_at("2026-01-15T05:00:00Z", &expired, TZ).unwrap_err();
+        assert!(
+            after.detail.starts_with("is after the PRA clearance"),
+            "{}",
+            after.detail
+        );
+        assert!(submitted_at("2026-01-15 14:30", &ins, TZ).is_err());
+    }
+
+    #[test]
+    fn the_header_names_each_column_once() {
+        let ok = format!("{},submitted_at\n", UPLOAD_HEADER.join(","));
+        assert!(header(&mut csv::Reader::from_reader(ok.as_bytes())).is_ok());
+        let bad = format!("\u{feff}{},question_1,colour\n", UPLOAD_HEADER.join(","));
+        let Err(ApiError::Invalid(errs)) = header(&mut csv::Reader::from_reader(bad.as_bytes()))
+        else {
+            panic!("accepted")
+        };
+        let details: Vec<&str> = errs.iter().map(|e| e.detail.as_str()).collect();
+        assert_eq!(
+            details,
+            vec![
+                "line 1: column \"question_1\" appears twice",
+                "line 1: unknown column \"colour\"",
+                "line 1: missing column \"submitted_at\"",
+            ]
+        );
+    }
 }

@@ -2,12 +2,15 @@
 //! with reasons), and/or drain the outbox once.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use super::fail;
 use crate::configuration::Settings;
+use crate::db::Pool;
+use crate::definitions::LoadedDefs;
+use crate::email::queue::InviteRow;
 use crate::startup::prepare;
 
 pub fn invite(
@@ -24,92 +27,100 @@ pub fn invite(
         Err(e) => return fail(e),
     };
     if let (Some(id), Some(path)) = (deployment, csv) {
-        let meta = match std::fs::metadata(&path) {
-            Ok(m) => m,
-            Err(e) => return fail(format!("{}: {e}", path.display())),
-        };
-        if meta.len() > crate::email::MAX_BATCH_BYTES as u64 {
-            return fail(format!(
-                "{}: the file is {} bytes; at most {} per batch (split it)",
-                path.display(),
-                meta.len(),
-                crate::email::MAX_BATCH_BYTES
-            ));
-        }
-        let body = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) => return fail(format!("{}: {e}", path.display())),
-        };
-        let rows = match crate::email::parse_csv(&body) {
-            Ok(r) => r,
-            Err(e) => return fail(problem(&path, e)),
-        };
-        let mut conn = match pool.get() {
-            Ok(c) => c,
-            Err(e) => return fail(e),
-        };
-        let d = match crate::registry::deployment_view(&mut conn, &id) {
-            Ok(Some(v)) => v.deployment,
-            Ok(None) => return fail(format!("--deployment: no deployment {id}")),
-            Err(e) => return fail(e),
-        };
-        let bar = if std::io::stderr().is_terminal() {
-            indicatif::ProgressBar::new(rows.len() as u64)
-        } else {
-            indicatif::ProgressBar::hidden()
-        };
-        let result = crate::email::queue_batch(&mut conn, &defs, settings, &d, rows, "", &|n| {
-            bar.set_position(n)
-        });
-        bar.finish_and_clear();
-        let s = match result {
-            Ok(s) => s,
-            Err(e) => return fail(problem(&path, e)),
-        };
-        println!(
-            "queued {}, skipped {}, rejected {}",
-            s.queued,
-            s.skipped.len(),
-            s.rejected.len()
-        );
-        for (what, list) in [("skipped", &s.skipped), ("rejected", &s.rejected)] {
-            for o in list.iter() {
-                println!(
-                    "{}:{}: {what} ({}): {}",
-                    path.display(),
-                    o.line,
-                    o.transaction_id,
-                    o.reason
-                );
-            }
+        if let Err(code) = queue_file(&pool, &defs, settings, &id, &path) {
+            return code;
         }
     }
     if send_now {
         super::init_one_shot_logs();
-        let rt = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(rt) => rt,
-            Err(e) => return fail(e),
-        };
-        // Made and dropped inside the runtime: the SMTP pool's cleanup needs it.
-        let drained = rt.block_on(async move {
-            match crate::email::outbox::Outbox::new(pool, Arc::new(defs), settings.clone()) {
-                Ok(Some(o)) => o.drain_once().await.map_err(|e| e.to_string()),
-                Ok(None) => Err("--send-now needs CX_SMTP_URL".to_string()),
-                Err(e) => Err(e),
-            }
-        });
-        match drained {
-            Ok(d) => println!(
-                "sent {}, to retry later {}, failed {}",
-                d.sent, d.retry, d.failed
-            ),
-            Err(e) => return fail(e),
+        if let Err(code) = drain_outbox(pool, defs, settings) {
+            return code;
         }
     }
     ExitCode::SUCCESS
+}
+
+/// Queues the recipients in `path` for deployment `id` and prints what became of each row.
+fn queue_file(
+    pool: &Pool,
+    defs: &LoadedDefs,
+    settings: &Settings,
+    id: &str,
+    path: &Path,
+) -> Result<(), ExitCode> {
+    let rows = read_batch(path)?;
+    let mut conn = pool.get().map_err(fail)?;
+    let d = match crate::registry::deployment_view(&mut conn, id) {
+        Ok(Some(v)) => v.deployment,
+        Ok(None) => return Err(fail(format!("--deployment: no deployment {id}"))),
+        Err(e) => return Err(fail(e)),
+    };
+    let bar = if std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::new(rows.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let result = crate::email::queue_batch(&mut conn, defs, settings, &d, rows, "", &|n| {
+        bar.set_position(n)
+    });
+    bar.finish_and_clear();
+    let s = result.map_err(|e| fail(problem(path, e)))?;
+    println!(
+        "queued {}, skipped {}, rejected {}",
+        s.queued,
+        s.skipped.len(),
+        s.rejected.len()
+    );
+    for (what, list) in [("skipped", &s.skipped), ("rejected", &s.rejected)] {
+        for o in list.iter() {
+            println!(
+                "{}:{}: {what} ({}): {}",
+                path.display(),
+                o.line,
+                o.transaction_id,
+                o.reason
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The rows of the recipients file at `path`, at most one batch.
+fn read_batch(path: &Path) -> Result<Vec<(u64, InviteRow)>, ExitCode> {
+    let meta = std::fs::metadata(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    if meta.len() > crate::email::MAX_BATCH_BYTES as u64 {
+        return Err(fail(format!(
+            "{}: the file is {} bytes; at most {} per batch (split it)",
+            path.display(),
+            meta.len(),
+            crate::email::MAX_BATCH_BYTES
+        )));
+    }
+    let body = std::fs::read(path).map_err(|e| fail(format!("{}: {e}", path.display())))?;
+    crate::email::parse_csv(&body).map_err(|e| fail(problem(path, e)))
+}
+
+/// Sends what the outbox holds once, and prints the counts.
+fn drain_outbox(pool: Pool, defs: LoadedDefs, settings: &Settings) -> Result<(), ExitCode> {
+    crate::telemetry::init();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(fail)?;
+    // Made and dropped inside the runtime: the SMTP pool's cleanup needs it.
+    let drained = rt.block_on(async move {
+        match crate::email::outbox::Outbox::new(pool, Arc::new(defs), settings.clone()) {
+            Ok(Some(o)) => o.drain_once().await.map_err(|e| e.to_string()),
+            Ok(None) => Err("--send-now needs CX_SMTP_URL".to_string()),
+            Err(e) => Err(e),
+        }
+    });
+    let d = drained.map_err(fail)?;
+    println!(
+        "sent {}, to retry later {}, failed {}",
+        d.sent, d.retry, d.failed
+    );
+    Ok(())
 }
 
 /// An API error as `file:line: field: problem` lines.

@@ -33,7 +33,32 @@ pub fn create(
     }
 }
 
-pub fn admin(
+/// `keys list`: id, created, revoked and label of each of the agency's keys.
+pub fn list(settings: &Settings, agency: &str) -> ExitCode {
+    admin(settings, |c| {
+        for (id, created, revoked, label) in crate::admin::list_keys(c, agency)? {
+            let state = revoked
+                .map(|r| format!("revoked {r}"))
+                .unwrap_or("active".into());
+            println!(
+                "{id}\tcreated {created}\t{state}\t{}",
+                label.unwrap_or_default()
+            );
+        }
+        Ok(())
+    })
+}
+
+/// `keys revoke`.
+pub fn revoke(settings: &Settings, id: &str) -> ExitCode {
+    admin(settings, |c| {
+        crate::admin::revoke_key(c, id)?;
+        println!("revoked {id}");
+        Ok(())
+    })
+}
+
+fn admin(
     settings: &Settings,
     f: impl FnOnce(&mut crate::db::AnyConnection) -> Result<(), String>,
 ) -> ExitCode {

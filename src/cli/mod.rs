@@ -194,25 +194,10 @@ pub fn run(cli: Cli) -> ExitCode {
         } => keys::create(&settings, &agency, name.as_deref(), label.as_deref()),
         Command::Keys {
             command: KeysCommand::List { agency },
-        } => keys::admin(&settings, |c| {
-            for (id, created, revoked, label) in crate::admin::list_keys(c, &agency)? {
-                let state = revoked
-                    .map(|r| format!("revoked {r}"))
-                    .unwrap_or("active".into());
-                println!(
-                    "{id}\tcreated {created}\t{state}\t{}",
-                    label.unwrap_or_default()
-                );
-            }
-            Ok(())
-        }),
+        } => keys::list(&settings, &agency),
         Command::Keys {
             command: KeysCommand::Revoke { id },
-        } => keys::admin(&settings, |c| {
-            crate::admin::revoke_key(c, &id)?;
-            println!("revoked {id}");
-            Ok(())
-        }),
+        } => keys::revoke(&settings, &id),
         Command::Report {
             fiscal_year,
             quarter,

@@ -87,27 +87,7 @@ impl LoadedDefs {
 
 /// Loads and checks every definition in `dir`; any problem anywhere fails the whole load.
 pub fn load_dir(dir: &Path) -> Result<LoadedDefs, Vec<DefsError>> {
-    let shown = dir.display().to_string();
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        vec![DefsError {
-            file: shown.clone(),
-            path: "$".into(),
-            problem: format!("cannot read the directory: {e}"),
-        }]
-    })?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json") && p.is_file())
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        return Err(vec![DefsError {
-            file: shown,
-            path: "$".into(),
-            problem: "no *.json survey definitions found".into(),
-        }]);
-    }
-
+    let files = json_files(dir)?;
     let mut errors = vec![];
     let mut defs = LoadedDefs::default();
     let mut origin: BTreeMap<(String, i32), String> = BTreeMap::new();
@@ -151,6 +131,42 @@ pub fn load_dir(dir: &Path) -> Result<LoadedDefs, Vec<DefsError>> {
     for versions in defs.instruments.values_mut() {
         versions.sort_by_key(|i| i.version);
     }
+    errors.extend(registry_problems(&defs));
+    if errors.is_empty() {
+        Ok(defs)
+    } else {
+        Err(errors)
+    }
+}
+
+/// The `*.json` files in `dir`, sorted; an error when there are none.
+fn json_files(dir: &Path) -> Result<Vec<PathBuf>, Vec<DefsError>> {
+    let shown = dir.display().to_string();
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        vec![DefsError {
+            file: shown.clone(),
+            path: "$".into(),
+            problem: format!("cannot read the directory: {e}"),
+        }]
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json") && p.is_file())
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(vec![DefsError {
+            file: shown,
+            path: "$".into(),
+            problem: "no *.json survey definitions found".into(),
+        }]);
+    }
+    Ok(files)
+}
+
+/// What `registry::file::check` finds in each registry file, given everything loaded.
+fn registry_problems(defs: &LoadedDefs) -> Vec<DefsError> {
+    let mut errors = vec![];
     let all_registries: Vec<&RegistryFile> = defs.registries.iter().map(|(_, r)| r).collect();
     for (file, reg) in &defs.registries {
         for (p, m) in registry_file::check(reg, &all_registries, &|id| defs.current(id).is_some()) {
@@ -161,11 +177,7 @@ pub fn load_dir(dir: &Path) -> Result<LoadedDefs, Vec<DefsError>> {
             });
         }
     }
-    if errors.is_empty() {
-        Ok(defs)
-    } else {
-        Err(errors)
-    }
+    errors
 }
 
 pub enum Parsed {

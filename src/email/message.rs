@@ -70,37 +70,8 @@ pub fn build(i: &Invite, ttl_days: i64) -> Result<Message, String> {
             .get(i.locale)
             .map_or("", String::as_str),
     );
-    let text = format!(
-        "{}\n\n{}\n\n{}: {}\n\n{} {}\n\n--\n{}\n{}\n{}\n\n{} {}\n",
-        fill(w.hello),
-        fill(w.ask),
-        w.button,
-        i.survey_url,
-        fill(w.time),
-        fill(w.expires),
-        fill(w.omb),
-        burden,
-        i.ins.pra.federal_register_url,
-        w.opt_out,
-        i.opt_out_url,
-    );
-    let page = html! {
-        (maud::DOCTYPE)
-        html lang=(i.locale) {
-            head { meta charset="utf-8"; title { (fill(w.subject)) } }
-            body {
-                p { (fill(w.hello)) }
-                p { (fill(w.ask)) }
-                p { a href=(i.survey_url) { strong { (w.button) } } }
-                p { (fill(w.time)) " " (fill(w.expires)) }
-                hr;
-                p { small { (fill(w.omb)) } }
-                p { small { (burden) " " a href=(i.ins.pra.federal_register_url) { (i.ins.pra.federal_register_url) } } }
-                p { small { (w.opt_out) " " a href=(i.opt_out_url) { (i.opt_out_url) } } }
-            }
-        }
-    }
-    .into_string();
+    let text = plain_text(i, w, &fill, &burden);
+    let page = html_page(i, w, &fill, &burden);
     let to: Mailbox =
         i.to.parse()
             .map_err(|_| "the address is not valid".to_string())?;
@@ -134,4 +105,43 @@ pub fn build(i: &Invite, ttl_days: i64) -> Result<Message, String> {
             ),
     )
     .map_err(|e| e.to_string())
+}
+
+/// The plain-text part: the page's words, with the links written out.
+fn plain_text(i: &Invite, w: &Words, fill: &dyn Fn(&str) -> String, burden: &str) -> String {
+    format!(
+        "{}\n\n{}\n\n{}: {}\n\n{} {}\n\n--\n{}\n{}\n{}\n\n{} {}\n",
+        fill(w.hello),
+        fill(w.ask),
+        w.button,
+        i.survey_url,
+        fill(w.time),
+        fill(w.expires),
+        fill(w.omb),
+        burden,
+        i.ins.pra.federal_register_url,
+        w.opt_out,
+        i.opt_out_url,
+    )
+}
+
+/// The HTML part.
+fn html_page(i: &Invite, w: &Words, fill: &dyn Fn(&str) -> String, burden: &str) -> String {
+    html! {
+        (maud::DOCTYPE)
+        html lang=(i.locale) {
+            head { meta charset="utf-8"; title { (fill(w.subject)) } }
+            body {
+                p { (fill(w.hello)) }
+                p { (fill(w.ask)) }
+                p { a href=(i.survey_url) { strong { (w.button) } } }
+                p { (fill(w.time)) " " (fill(w.expires)) }
+                hr;
+                p { small { (fill(w.omb)) } }
+                p { small { (burden) " " a href=(i.ins.pra.federal_register_url) { (i.ins.pra.federal_register_url) } } }
+                p { small { (w.opt_out) " " a href=(i.opt_out_url) { (i.opt_out_url) } } }
+            }
+        }
+    }
+    .into_string()
 }

@@ -166,80 +166,16 @@ pub fn queue(
     let mut summary = Summary::default();
     let since = policy.now - Duration::days(policy.cap_days.max(0));
     conn.transaction(|c| {
-        let mut seen_tx = HashSet::new();
-        let mut seen_email = HashSet::new();
+        let mut seen = Seen::default();
         let mut done = 0u64;
         for chunk in rows.chunks(1000) {
             // First the checks that need no database: address, duplicates within the batch.
-            let mut candidates: Vec<(u64, &InviteRow, String, String)> = vec![];
-            for (line, r) in chunk {
-                let tx = r.transaction_id.trim().to_string();
-                let outcome = |reason: &str| Outcome {
-                    line: *line,
-                    transaction_id: tx.clone(),
-                    reason: reason.into(),
-                };
-                if let Err(why) = check_address(&r.email) {
-                    summary.rejected.push(outcome(why));
-                    continue;
-                }
-                let hash = email_hash(policy.secret, &r.email);
-                if !seen_tx.insert(tx.clone()) {
-                    summary
-                        .skipped
-                        .push(outcome("duplicate transaction_id in this batch"));
-                    continue;
-                }
-                if !seen_email.insert(hash.clone()) {
-                    summary
-                        .skipped
-                        .push(outcome("duplicate recipient in this batch"));
-                    continue;
-                }
-                candidates.push((*line, r, tx, hash));
-            }
+            let candidates = candidates(chunk, policy.secret, &mut seen, &mut summary);
             // Then what the database knows, for the whole chunk at once.
-            let txs: Vec<&str> = candidates.iter().map(|c| c.2.as_str()).collect();
-            let hashes: Vec<&str> = candidates.iter().map(|c| c.3.as_str()).collect();
-            let invited: HashSet<String> = invitations::table
-                .filter(invitations::deployment_id.eq(&deployment.id))
-                .filter(invitations::transaction_id.eq_any(&txs))
-                .select(invitations::transaction_id)
-                .load(c)?
-                .into_iter()
-                .collect();
-            // Opt-outs and the cap are the agency's own: another agency's rows must neither
-            // suppress this one's invitations nor tell it whom that agency surveyed.
-            let opted_out: HashSet<String> = opt_outs::table
-                .filter(opt_outs::agency_id.eq(&deployment.agency_id))
-                .filter(opt_outs::email_hash.eq_any(&hashes))
-                .select(opt_outs::email_hash)
-                .load(c)?
-                .into_iter()
-                .collect();
-            let recent: HashSet<String> = invitations::table
-                .filter(invitations::agency_id.eq(&deployment.agency_id))
-                .filter(invitations::email_hash.eq_any(&hashes))
-                .filter(invitations::created_at.ge(since))
-                .select(invitations::email_hash)
-                .load(c)?
-                .into_iter()
-                .collect();
+            let known = Known::load(c, deployment, &candidates, since)?;
             let mut batch: Vec<NewInvitation> = Vec::with_capacity(candidates.len());
             for (line, r, tx, hash) in candidates {
-                let skip = if invited.contains(&tx) {
-                    Some("this transaction was already invited".to_string())
-                } else if opted_out.contains(&hash) {
-                    Some("the recipient opted out of your agency's surveys".to_string())
-                } else if recent.contains(&hash) {
-                    Some(format!(
-                        "the recipient was invited in the last {} days",
-                        policy.cap_days
-                    ))
-                } else {
-                    None
-                };
-                if let Some(reason) = skip {
+                if let Some(reason) = known.skip_reason(&tx, &hash, policy.cap_days) {
                     summary.skipped.push(Outcome {
                         line,
                         transaction_id: tx,
@@ -247,30 +183,7 @@ pub fn queue(
                     });
                     continue;
                 }
-                let nonce = hex::encode(rand::random::<[u8; 16]>());
-                batch.push(NewInvitation {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    deployment_id: deployment.id.clone(),
-                    agency_id: deployment.agency_id.clone(),
-                    transaction_id: tx,
-                    transaction_date: r
-                        .transaction_date
-                        .as_deref()
-                        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
-                    locale: r
-                        .locale
-                        .clone()
-                        .filter(|l| !l.is_empty())
-                        .unwrap_or_else(|| policy.default_locale.to_string()),
-                    email: Some(r.email.trim().to_string()),
-                    email_hash: hash,
-                    token_hash: token_hash(&token(policy.secret, &nonce)),
-                    token_nonce: nonce,
-                    status: "queued".into(),
-                    attempts: 0,
-                    next_attempt_at: policy.now,
-                    created_at: policy.now,
-                });
+                batch.push(new_invitation(deployment, r, tx, hash, policy));
             }
             summary.queued += batch.len();
             for part in batch.chunks(500) {
@@ -283,6 +196,155 @@ pub fn queue(
     })?;
     summary.skipped.sort_by_key(|o| o.line);
     Ok(summary)
+}
+
+/// Transaction ids and recipients (by hash) met so far in a batch.
+#[derive(Default)]
+struct Seen {
+    tx: HashSet<String>,
+    email: HashSet<String>,
+}
+
+/// A row that passed the checks without the database: line, row, trimmed transaction id and
+/// recipient hash.
+type Candidate<'r> = (u64, &'r InviteRow, String, String);
+
+/// The rows of `chunk` with a deliverable address met for the first time in the batch; the
+/// others go to `summary` as rejected or skipped.
+fn candidates<'r>(
+    chunk: &'r [(u64, InviteRow)],
+    secret: &str,
+    seen: &mut Seen,
+    summary: &mut Summary,
+) -> Vec<Candidate<'r>> {
+    let mut candidates = vec![];
+    for (line, r) in chunk {
+        let tx = r.transaction_id.trim().to_string();
+        let outcome = |reason: &str| Outcome {
+            line: *line,
+            transaction_id: tx.clone(),
+            reason: reason.into(),
+        };
+        if let Err(why) = check_address(&r.email) {
+            summary.rejected.push(outcome(why));
+            continue;
+        }
+        let hash = email_hash(secret, &r.email);
+        if !seen.tx.insert(tx.clone()) {
+            summary
+                .skipped
+                .push(outcome("duplicate transaction_id in this batch"));
+            continue;
+        }
+        if !seen.email.insert(hash.clone()) {
+            summary
+                .skipped
+                .push(outcome("duplicate recipient in this batch"));
+            continue;
+        }
+        candidates.push((*line, r, tx, hash));
+    }
+    candidates
+}
+
+/// What the database knows of a chunk's candidates.
+struct Known {
+    /// Transaction ids this deployment already invited.
+    invited: HashSet<String>,
+    /// Recipients who opted out of the agency's surveys.
+    opted_out: HashSet<String>,
+    /// Recipients the agency invited since the cap's start.
+    recent: HashSet<String>,
+}
+
+impl Known {
+    fn load(
+        c: &mut AnyConnection,
+        deployment: &Deployment,
+        candidates: &[Candidate],
+        since: NaiveDateTime,
+    ) -> QueryResult<Known> {
+        let txs: Vec<&str> = candidates.iter().map(|c| c.2.as_str()).collect();
+        let hashes: Vec<&str> = candidates.iter().map(|c| c.3.as_str()).collect();
+        let invited: HashSet<String> = invitations::table
+            .filter(invitations::deployment_id.eq(&deployment.id))
+            .filter(invitations::transaction_id.eq_any(&txs))
+            .select(invitations::transaction_id)
+            .load(c)?
+            .into_iter()
+            .collect();
+        // Opt-outs and the cap are the agency's own: another agency's rows must neither
+        // suppress this one's invitations nor tell it whom that agency surveyed.
+        let opted_out: HashSet<String> = opt_outs::table
+            .filter(opt_outs::agency_id.eq(&deployment.agency_id))
+            .filter(opt_outs::email_hash.eq_any(&hashes))
+            .select(opt_outs::email_hash)
+            .load(c)?
+            .into_iter()
+            .collect();
+        let recent: HashSet<String> = invitations::table
+            .filter(invitations::agency_id.eq(&deployment.agency_id))
+            .filter(invitations::email_hash.eq_any(&hashes))
+            .filter(invitations::created_at.ge(since))
+            .select(invitations::email_hash)
+            .load(c)?
+            .into_iter()
+            .collect();
+        Ok(Known {
+            invited,
+            opted_out,
+            recent,
+        })
+    }
+
+    /// Why the invitation of transaction `tx` to recipient `hash` is skipped, if it is.
+    fn skip_reason(&self, tx: &str, hash: &str, cap_days: i64) -> Option<String> {
+        if self.invited.contains(tx) {
+            Some("this transaction was already invited".to_string())
+        } else if self.opted_out.contains(hash) {
+            Some("the recipient opted out of your agency's surveys".to_string())
+        } else if self.recent.contains(hash) {
+            Some(format!(
+                "the recipient was invited in the last {cap_days} days"
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+/// A queued invitation with a fresh token.
+fn new_invitation(
+    deployment: &Deployment,
+    r: &InviteRow,
+    tx: String,
+    hash: String,
+    policy: &Policy,
+) -> NewInvitation {
+    let nonce = hex::encode(rand::random::<[u8; 16]>());
+    NewInvitation {
+        id: uuid::Uuid::new_v4().to_string(),
+        deployment_id: deployment.id.clone(),
+        agency_id: deployment.agency_id.clone(),
+        transaction_id: tx,
+        transaction_date: r
+            .transaction_date
+            .as_deref()
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
+        locale: r
+            .locale
+            .clone()
+            .filter(|l| !l.is_empty())
+            .unwrap_or_else(|| policy.default_locale.to_string()),
+        email: Some(r.email.trim().to_string()),
+        email_hash: hash,
+        token_hash: token_hash(&token(policy.secret, &nonce)),
+        token_nonce: nonce,
+        status: "queued".into(),
+        attempts: 0,
+        next_attempt_at: policy.now,
+        created_at: policy.now,
+    }
 }
 
 fn insert(c: &mut AnyConnection, batch: &[NewInvitation]) -> QueryResult<()> {

@@ -16,7 +16,7 @@ use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use chrono::Utc;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::app::AppState;
 use crate::body::read_body;
@@ -303,7 +303,30 @@ pub fn parse_submission(body: &[u8], ins: &Instrument) -> Result<Submission, Api
         })
         .map(|k| FieldError::new(k.clone(), "unknown field"))
         .collect();
-    let submission_id = match obj
+    let submission_id = submission_id(&obj, &mut errs);
+    let locale = submission_locale(&obj, ins, &mut errs);
+    let page_url = page_url(&obj, &mut errs);
+    let honeypot = obj.get(HONEYPOT_FIELD).is_some_and(|v| match v {
+        Value::Null => false,
+        Value::String(s) => !s.is_empty(),
+        _ => true,
+    });
+    let valid = submission_answers(&obj, ins, &mut errs);
+    match (errs.is_empty(), submission_id, valid) {
+        (true, Some(submission_id), Some(answers)) => Ok(Submission {
+            submission_id,
+            locale,
+            page_url,
+            honeypot,
+            answers,
+        }),
+        _ => Err(ApiError::Invalid(errs)),
+    }
+}
+
+/// The client's `submission_id`: required, a UUID other than the nil one.
+fn submission_id(obj: &Map<String, Value>, errs: &mut Vec<FieldError>) -> Option<uuid::Uuid> {
+    match obj
         .get("submission_id")
         .and_then(Value::as_str)
         .map(uuid::Uuid::parse_str)
@@ -320,8 +343,16 @@ pub fn parse_submission(body: &[u8], ins: &Instrument) -> Result<Submission, Api
             errs.push(FieldError::new("submission_id", "must be a UUID"));
             None
         }
-    };
-    let locale = match obj.get("locale") {
+    }
+}
+
+/// The `locale` answered in: one of the instrument's, its first when absent.
+fn submission_locale(
+    obj: &Map<String, Value>,
+    ins: &Instrument,
+    errs: &mut Vec<FieldError>,
+) -> String {
+    match obj.get("locale") {
         None | Some(Value::Null) => ins.locales[0].clone(),
         Some(Value::String(l)) if ins.locales.contains(l) => l.clone(),
         Some(_) => {
@@ -331,8 +362,12 @@ pub fn parse_submission(body: &[u8], ins: &Instrument) -> Result<Submission, Api
             ));
             String::new()
         }
-    };
-    let page_url = match obj.get("page_url") {
+    }
+}
+
+/// The optional `page_url`, cleaned of query and fragment.
+fn page_url(obj: &Map<String, Value>, errs: &mut Vec<FieldError>) -> Option<String> {
+    match obj.get("page_url") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => match clean_page_url(s) {
             Ok(u) => Some(u),
@@ -345,13 +380,16 @@ pub fn parse_submission(body: &[u8], ins: &Instrument) -> Result<Submission, Api
             errs.push(FieldError::new("page_url", "must be a URL string"));
             None
         }
-    };
-    let honeypot = obj.get(HONEYPOT_FIELD).is_some_and(|v| match v {
-        Value::Null => false,
-        Value::String(s) => !s.is_empty(),
-        _ => true,
-    });
-    let valid = match obj.get("answers") {
+    }
+}
+
+/// The `answers` object, validated against the instrument.
+fn submission_answers(
+    obj: &Map<String, Value>,
+    ins: &Instrument,
+    errs: &mut Vec<FieldError>,
+) -> Option<answers::ValidAnswers> {
+    match obj.get("answers") {
         Some(Value::Object(a)) => match answers::validate(a, ins, "answers") {
             Ok(v) => Some(v),
             Err(e) => {
@@ -370,16 +408,6 @@ pub fn parse_submission(body: &[u8], ins: &Instrument) -> Result<Submission, Api
             ));
             None
         }
-    };
-    match (errs.is_empty(), submission_id, valid) {
-        (true, Some(submission_id), Some(answers)) => Ok(Submission {
-            submission_id,
-            locale,
-            page_url,
-            honeypot,
-            answers,
-        }),
-        _ => Err(ApiError::Invalid(errs)),
     }
 }
 
@@ -471,4 +499,128 @@ pub async fn record_impression(
         )
         .await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn thumbs() -> Instrument {
+        let path = format!(
+            "{}/survey-defs/a11-v2-thumbs.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    const ID: &str = "0190b0a0-0000-7000-8000-000000000001";
+
+    fn parse(body: &str) -> Result<Submission, Vec<(String, String)>> {
+        parse_submission(body.as_bytes(), &thumbs()).map_err(|e| match e {
+            ApiError::Invalid(errs) => errs.into_iter().map(|e| (e.field, e.detail)).collect(),
+            other => panic!("not a validation error: {other}"),
+        })
+    }
+
+    fn fields(body: &str) -> Vec<String> {
+        parse(body)
+            .err()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.0)
+            .collect()
+    }
+
+    #[test]
+    fn a_whole_submission_is_parsed() {
+        let s = parse(&format!(
+            r#"{{"submission_id": "{ID}", "answers": {{"trust": 1}}, "locale": "en",
+                 "page_url": "https://example.gov/apply?ssn=1#top"}}"#
+        ))
+        .unwrap();
+        assert_eq!(s.submission_id.to_string(), ID);
+        assert_eq!(s.locale, "en");
+        assert_eq!(s.page_url.as_deref(), Some("https://example.gov/apply"));
+        assert!(!s.honeypot);
+        assert_eq!(s.answers.trust, Some(1));
+    }
+
+    #[test]
+    fn locale_defaults_to_the_instruments_first() {
+        let s = parse(&format!(
+            r#"{{"submission_id": "{ID}", "answers": {{"trust": 0}}, "locale": null}}"#
+        ))
+        .unwrap();
+        assert_eq!(s.locale, thumbs().locales[0]);
+        assert_eq!(s.page_url, None);
+    }
+
+    #[test]
+    fn a_filled_honeypot_is_noted_not_refused() {
+        let s = parse(&format!(
+            r#"{{"submission_id": "{ID}", "answers": {{"trust": 1}}, "{HONEYPOT_FIELD}": "555"}}"#
+        ))
+        .unwrap();
+        assert!(s.honeypot);
+        let s = parse(&format!(
+            r#"{{"submission_id": "{ID}", "answers": {{"trust": 1}}, "{HONEYPOT_FIELD}": ""}}"#
+        ))
+        .unwrap();
+        assert!(!s.honeypot);
+    }
+
+    #[test]
+    fn the_body_must_be_a_json_object() {
+        assert_eq!(fields("{"), vec!["body"]);
+        assert_eq!(parse("[]").err().unwrap()[0].1, "must be a JSON object");
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        assert_eq!(
+            parse(r#"{"answers": {"trust": 1}}"#).err().unwrap(),
+            vec![(
+                "submission_id".to_string(),
+                "is required (a UUID chosen by the client)".to_string()
+            )]
+        );
+        assert_eq!(
+            fields(
+                r#"{"submission_id": "00000000-0000-0000-0000-000000000000", "answers": 3,
+                    "locale": "xx", "page_url": "ftp://example.gov/", "extra": 1}"#
+            ),
+            vec!["extra", "submission_id", "locale", "page_url", "answers"]
+        );
+        assert_eq!(
+            fields(r#"{"submission_id": 7, "page_url": 5}"#),
+            vec!["submission_id", "page_url", "answers"]
+        );
+        assert_eq!(
+            fields(&format!(
+                r#"{{"submission_id": "{ID}", "answers": {{"trust": 9}}}}"#
+            )),
+            vec!["answers.trust"]
+        );
+    }
+
+    #[test]
+    fn page_urls_keep_scheme_host_and_path_only() {
+        assert_eq!(
+            clean_page_url("https://user:pw@example.gov/a/b?q=1#f").unwrap(),
+            "https://example.gov/a/b"
+        );
+        assert_eq!(
+            clean_page_url("/relative").unwrap_err(),
+            "must be an absolute http(s) URL"
+        );
+        assert_eq!(
+            clean_page_url("javascript:alert(1)").unwrap_err(),
+            "must be an absolute http(s) URL"
+        );
+        let long = format!("https://example.gov/{}", "a".repeat(2048));
+        assert_eq!(
+            clean_page_url(&long).unwrap_err(),
+            "must be at most 2048 characters"
+        );
+    }
 }

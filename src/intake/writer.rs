@@ -1,5 +1,6 @@
-//! Group commit: one writer thread per instance takes every intake item waiting in the queue,
-//! stores them in one transaction and only then acknowledges each. A `201` therefore always
+//! Group commit: each writer thread (`CX_INTAKE_WRITERS`: one on SQLite, two on PostgreSQL)
+//! takes every intake item waiting in the queue, stores them in one transaction and only then
+//! acknowledges each. A `201` therefore always
 //! means "committed", while one fsync serves many responses.
 
 use std::collections::{BTreeMap, HashMap};

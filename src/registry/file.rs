@@ -99,10 +99,19 @@ pub fn check(
     if reg.kind != "registry" {
         add("$.kind".into(), "must be \"registry\"".into());
     }
-    let all = || all.iter().copied();
-    let agencies: BTreeSet<&str> = all()
-        .flat_map(|r| r.agencies.iter().map(|a| a.slug.as_str()))
-        .collect();
+    check_agencies(reg, &mut add);
+    check_hisps(reg, all, &mut add);
+    check_services(reg, &mut add);
+    for (i, d) in reg.deployments.iter().enumerate() {
+        check_deployment(reg, all, has_instrument, i, d, &mut add);
+    }
+    out
+}
+
+/// Where `check` reports a problem: (json-path, what is wrong).
+type Add<'a> = dyn FnMut(String, String) + 'a;
+
+fn check_agencies(reg: &RegistryFile, add: &mut Add) {
     for (i, a) in reg.agencies.iter().enumerate() {
         if !is_slug(&a.slug) {
             add(
@@ -111,6 +120,14 @@ pub fn check(
             );
         }
     }
+}
+
+/// HISPs: slugs, and an agency declared in any of the files (`all`).
+fn check_hisps(reg: &RegistryFile, all: &[&RegistryFile], add: &mut Add) {
+    let agencies: BTreeSet<&str> = all
+        .iter()
+        .flat_map(|r| r.agencies.iter().map(|a| a.slug.as_str()))
+        .collect();
     for (i, h) in reg.hisps.iter().enumerate() {
         if !is_slug(&h.slug) {
             add(
@@ -125,6 +142,10 @@ pub fn check(
             );
         }
     }
+}
+
+/// Services: slugs, a HISP of this file, and OMB channels.
+fn check_services(reg: &RegistryFile, add: &mut Add) {
     for (i, s) in reg.services.iter().enumerate() {
         if !is_slug(&s.slug) {
             add(
@@ -150,57 +171,67 @@ pub fn check(
             }
         }
     }
-    for (i, d) in reg.deployments.iter().enumerate() {
-        let at = format!("$.deployments[{i}]");
-        if !has_instrument(&d.instrument) {
-            add(
-                format!("{at}.instrument"),
-                format!("no instrument {:?}", d.instrument),
-            );
-        }
-        match reg.service(&d.service) {
-            Err(e) => add(format!("{at}.service"), e),
-            Ok(s) if !s.channels.contains(&d.channel) => add(
-                format!("{at}.channel"),
-                format!("service {:?} does not use channel {:?}", s.slug, d.channel),
-            ),
-            _ => {}
-        }
-        if d.transaction_point.trim().is_empty() {
-            add(
-                format!("{at}.transaction_point"),
-                "must not be empty".into(),
-            );
-        }
-        for (j, o) in d.allowed_origins.iter().enumerate() {
-            if let Err(e) = parse_origin(o) {
-                add(format!("{at}.allowed_origins[{j}]"), e);
-            }
-        }
-        if d.status().is_none() {
-            add(
-                format!("{at}.status"),
-                "must be \"open\" or \"closed\"".into(),
-            );
-        }
-        if d.access().is_none() {
-            add(
-                format!("{at}.access"),
-                "must be \"open\" or \"invitation\"".into(),
-            );
-        }
-        let declared = all()
-            .flat_map(|r| r.deployments.iter())
-            .filter(|o| o.id == d.id)
-            .count();
-        if declared > 1 {
-            add(
-                format!("{at}.id"),
-                format!("deployment {} is declared more than once", d.id),
-            );
+}
+
+/// Deployment `i`: its instrument, a service of this file using its channel, its fields, and
+/// an id declared once across all files.
+fn check_deployment(
+    reg: &RegistryFile,
+    all: &[&RegistryFile],
+    has_instrument: &dyn Fn(&str) -> bool,
+    i: usize,
+    d: &DeploymentDecl,
+    add: &mut Add,
+) {
+    let at = format!("$.deployments[{i}]");
+    if !has_instrument(&d.instrument) {
+        add(
+            format!("{at}.instrument"),
+            format!("no instrument {:?}", d.instrument),
+        );
+    }
+    match reg.service(&d.service) {
+        Err(e) => add(format!("{at}.service"), e),
+        Ok(s) if !s.channels.contains(&d.channel) => add(
+            format!("{at}.channel"),
+            format!("service {:?} does not use channel {:?}", s.slug, d.channel),
+        ),
+        _ => {}
+    }
+    if d.transaction_point.trim().is_empty() {
+        add(
+            format!("{at}.transaction_point"),
+            "must not be empty".into(),
+        );
+    }
+    for (j, o) in d.allowed_origins.iter().enumerate() {
+        if let Err(e) = parse_origin(o) {
+            add(format!("{at}.allowed_origins[{j}]"), e);
         }
     }
-    out
+    if d.status().is_none() {
+        add(
+            format!("{at}.status"),
+            "must be \"open\" or \"closed\"".into(),
+        );
+    }
+    if d.access().is_none() {
+        add(
+            format!("{at}.access"),
+            "must be \"open\" or \"invitation\"".into(),
+        );
+    }
+    let declared = all
+        .iter()
+        .flat_map(|r| r.deployments.iter())
+        .filter(|o| o.id == d.id)
+        .count();
+    if declared > 1 {
+        add(
+            format!("{at}.id"),
+            format!("deployment {} is declared more than once", d.id),
+        );
+    }
 }
 
 impl RegistryFile {

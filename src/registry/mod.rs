@@ -380,3 +380,48 @@ pub fn open_deployment_labels(conn: &mut AnyConnection) -> QueryResult<Vec<(Stri
         .map(|(id, service, ins)| (id, format!("{service} – {ins}")))
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_origin;
+
+    #[test]
+    fn an_origin_is_scheme_host_and_port_only() {
+        assert_eq!(
+            parse_origin("https://Example.GOV").unwrap(),
+            "https://example.gov"
+        );
+        assert_eq!(
+            parse_origin("http://localhost:8080/").unwrap(),
+            "http://localhost:8080"
+        );
+        assert_eq!(
+            parse_origin("https://example.gov:443").unwrap(),
+            "https://example.gov"
+        );
+    }
+
+    #[test]
+    fn anything_more_or_less_is_refused() {
+        assert_eq!(
+            parse_origin("example.gov").unwrap_err(),
+            "\"example.gov\" is not a URL"
+        );
+        for raw in ["ftp://example.gov", "file:///etc", "data:text/plain,x"] {
+            assert_eq!(
+                parse_origin(raw).unwrap_err(),
+                format!("{raw:?} must be an http(s) origin")
+            );
+        }
+        for raw in [
+            "https://example.gov/apply",
+            "https://example.gov/?q=1",
+            "https://example.gov/#top",
+        ] {
+            assert_eq!(
+                parse_origin(raw).unwrap_err(),
+                format!("{raw:?} must be an origin only, without a path")
+            );
+        }
+    }
+}

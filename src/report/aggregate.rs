@@ -1,8 +1,9 @@
 //! The aggregate queries, one deployment at a time so each is a range scan of the covering
 //! index `responses_report` (deployment, time, status, answers), spread over two connections.
-//! They are plain SQL that reads the same on SQLite and PostgreSQL: the values spliced in are
+//! They are plain SQL that reads the same on SQLite and PostgreSQL. The values spliced in are
 //! UTC timestamps we format and deployment ids that are UUIDs we issued (re-checked here),
-//! never user text, so no placeholders (whose syntax differs per backend) are needed.
+//! never user text, so splicing them is safe. Bound `$n` parameters would work on both
+//! backends too (the outbox binds `$1..$4`); switching would want the report re-measured.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;

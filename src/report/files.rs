@@ -1,5 +1,5 @@
 //! Writing the report directory: the OMB CSV files, one response file per deployment
-//! (streamed in keyset pages, two deployments at a time), `report.json` and `report.html`.
+//! (streamed in keyset pages, two time slices at once), `report.json` and `report.html`.
 
 use std::collections::HashMap;
 use std::fs;
@@ -13,7 +13,7 @@ use diesel::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::upload::{csv_safe, driver_cells_static, offered_masks, UPLOAD_HEADER};
-use super::{Report, Scope};
+use super::{Collection, Detail, Report, Scope, V1Row};
 use crate::db::schema::responses;
 use crate::db::{db_run, AnyConnection, Pool};
 use crate::definitions::LoadedDefs;
@@ -116,72 +116,18 @@ pub fn write_report(
     write_csv(
         &out.join("cx_collections.csv"),
         &COLLECTIONS_HEADER,
-        report.collections.iter().map(|c| {
-            vec![
-                c.fiscal_year.to_string(),
-                c.quarter.to_string(),
-                c.hisp.clone(),
-                c.hisp_name.clone(),
-                c.service.clone(),
-                c.service_name.clone(),
-                c.volume_of_respondents.to_string(),
-                c.trust_positive.to_string(),
-                c.trust_responses.to_string(),
-                opt(c.trust_score),
-            ]
-        }),
+        report.collections.iter().map(collection_row),
     )?;
     write_csv(
         &out.join("cx_collection_details.csv"),
         &DETAILS_HEADER,
-        report.details.iter().map(|d| {
-            vec![
-                d.fiscal_year.to_string(),
-                d.quarter.to_string(),
-                d.hisp.clone(),
-                d.service.clone(),
-                d.deployment_id.clone(),
-                d.channel.clone(),
-                d.transaction_point.clone(),
-                d.omb_control_number.clone(),
-                d.federal_register_url.clone(),
-                d.survey_title.clone(),
-                d.survey_type.clone(),
-                d.trust_question_text.clone(),
-                d.volume_of_customers
-                    .map(|v| v.to_string())
-                    .unwrap_or_default(),
-                d.volume_of_customers_provided_survey_opportunity
-                    .to_string(),
-                d.volume_of_respondents.to_string(),
-                d.trust_positive.to_string(),
-                d.trust_negative.to_string(),
-                d.trust_neutral.to_string(),
-                opt(d.trust_score),
-                opt(d.trust_score_ci_low),
-                opt(d.trust_score_ci_high),
-            ]
-        }),
+        report.details.iter().map(detail_row),
     )?;
     for t in &report.v1 {
         write_csv(
             &out.join("v1").join(format!("{}.csv", t.deployment_id)),
             &V1_HEADER,
-            t.rows.iter().map(|r| {
-                let mut row = vec![
-                    r.standardized_question_number.to_string(),
-                    r.standardized_question_identifier.clone(),
-                    r.customized_question_text.clone(),
-                ];
-                row.extend(r.likert.iter().map(|n| n.to_string()));
-                row.extend([
-                    r.response_volume.to_string(),
-                    r.notes.clone(),
-                    r.start_date.clone(),
-                    r.end_date.clone(),
-                ]);
-                row
-            }),
+            t.rows.iter().map(v1_row),
         )?;
     }
     let t1 = std::time::Instant::now();
@@ -200,6 +146,69 @@ pub fn write_report(
         eprintln!("warning: deployment {}: {}", f.deployment_id, f.detail);
     }
     Ok(report)
+}
+
+/// A row of `cx_collections.csv`.
+fn collection_row(c: &Collection) -> Vec<String> {
+    vec![
+        c.fiscal_year.to_string(),
+        c.quarter.to_string(),
+        c.hisp.clone(),
+        c.hisp_name.clone(),
+        c.service.clone(),
+        c.service_name.clone(),
+        c.volume_of_respondents.to_string(),
+        c.trust_positive.to_string(),
+        c.trust_responses.to_string(),
+        opt(c.trust_score),
+    ]
+}
+
+/// A row of `cx_collection_details.csv`.
+fn detail_row(d: &Detail) -> Vec<String> {
+    vec![
+        d.fiscal_year.to_string(),
+        d.quarter.to_string(),
+        d.hisp.clone(),
+        d.service.clone(),
+        d.deployment_id.clone(),
+        d.channel.clone(),
+        d.transaction_point.clone(),
+        d.omb_control_number.clone(),
+        d.federal_register_url.clone(),
+        d.survey_title.clone(),
+        d.survey_type.clone(),
+        d.trust_question_text.clone(),
+        d.volume_of_customers
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
+        d.volume_of_customers_provided_survey_opportunity
+            .to_string(),
+        d.volume_of_respondents.to_string(),
+        d.trust_positive.to_string(),
+        d.trust_negative.to_string(),
+        d.trust_neutral.to_string(),
+        opt(d.trust_score),
+        opt(d.trust_score_ci_low),
+        opt(d.trust_score_ci_high),
+    ]
+}
+
+/// A row of a deployment's v1 scale table.
+fn v1_row(r: &V1Row) -> Vec<String> {
+    let mut row = vec![
+        r.standardized_question_number.to_string(),
+        r.standardized_question_identifier.clone(),
+        r.customized_question_text.clone(),
+    ];
+    row.extend(r.likert.iter().map(|n| n.to_string()));
+    row.extend([
+        r.response_volume.to_string(),
+        r.notes.clone(),
+        r.start_date.clone(),
+        r.end_date.clone(),
+    ]);
+    row
 }
 
 fn write_csv(
@@ -264,7 +273,7 @@ impl Progress {
 /// The quarter's counted responses in submission order, written into one file per deployment.
 /// The quarter is cut in two at its middle row and each half is read in keyset pages by its own
 /// thread (the second half into part files appended afterwards), so memory holds two pages
-/// however large the quarter, and both cores work.
+/// however large the quarter, and two threads write at once.
 fn write_response_files(
     pool: &Pool,
     defs: &LoadedDefs,

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::{Detail, Report, TrendPoint};
+use super::{Collection, Detail, Report, TrendPoint};
 use crate::survey::DRIVERS;
 
 fn esc(s: &str) -> String {
@@ -54,32 +54,11 @@ th{background:#f0f0f0}td.n{text-align:right;font-variant-numeric:tabular-nums}.f
 
 pub fn render(r: &Report) -> String {
     let mut h = String::with_capacity(64 * 1024);
-    let _ = write!(
-        h,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>CX quarterly report, FY{} Q{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n<h1>Customer experience report, FY{} Q{}</h1>\n<p class=\"meta\">{} to {} ({}), A-11 Section 280 post-transaction surveys{}. Only responses with status <em>counted</em> are included; spam, test and deleted responses never are.</p>\n",
-        r.fiscal_year,
-        r.quarter,
-        r.fiscal_year,
-        r.quarter,
-        esc(&r.first_day),
-        esc(&r.last_day),
-        esc(&r.time_zone),
-        r.hisp.as_ref().map(|h| format!(", HISP {}", esc(h))).unwrap_or_default()
-    );
+    head(&mut h, r);
     if r.details.is_empty() {
         h.push_str("<p>No deployment had responses, survey opportunities or operational volume in this quarter.</p>\n");
     }
-    if !r.flags.is_empty() {
-        h.push_str("<h2>Needs attention</h2>\n");
-        for f in &r.flags {
-            let _ = writeln!(
-                h,
-                "<p class=\"flag\"><strong>Deployment {}</strong>: {}</p>",
-                esc(&f.deployment_id),
-                esc(&f.detail)
-            );
-        }
-    }
+    flags(&mut h, r);
     let mut current_hisp = String::new();
     for c in &r.collections {
         let hisp_key = format!("{}/{}", c.agency, c.hisp);
@@ -92,55 +71,103 @@ pub fn render(r: &Report) -> String {
             );
             current_hisp = hisp_key;
         }
-        let deps: Vec<&Detail> = r
-            .details
-            .iter()
-            .filter(|d| d.agency == c.agency && d.hisp == c.hisp && d.service == c.service)
-            .collect();
-        let opportunity: i64 = deps
-            .iter()
-            .map(|d| d.volume_of_customers_provided_survey_opportunity)
-            .sum();
-        let (lo, hi) = super::wilson(c.trust_positive, c.trust_responses).unzip();
-        let _ = writeln!(
-            h,
-            "<h3>{}</h3>\n<p>Trust: <strong>{}</strong> (95% interval {} to {}) from {} responses; {} offered the survey; response rate {}.</p>",
-            esc(&c.service_name),
-            pct(c.trust_score),
-            pct(lo),
-            pct(hi),
-            num(c.trust_responses),
-            num(opportunity),
-            rate(c.volume_of_respondents, opportunity)
-        );
-        h.push_str("<table>\n<caption class=\"meta\">Deployments</caption>\n<tr><th scope=\"col\">Channel</th><th scope=\"col\">Transaction point</th><th scope=\"col\">Instrument</th><th scope=\"col\">Customers</th><th scope=\"col\">Offered the survey</th><th scope=\"col\">Respondents</th><th scope=\"col\">Response rate</th><th scope=\"col\">Trust</th><th scope=\"col\">95% interval</th></tr>\n");
-        for d in &deps {
+        service(&mut h, r, c);
+    }
+    pra(&mut h, r);
+    h.push_str("</main>\n</body>\n</html>\n");
+    h
+}
+
+/// The page up to its first section: title, style and what the report covers.
+fn head(h: &mut String, r: &Report) {
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>CX quarterly report, FY{} Q{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n<h1>Customer experience report, FY{} Q{}</h1>\n<p class=\"meta\">{} to {} ({}), A-11 Section 280 post-transaction surveys{}. Only responses with status <em>counted</em> are included; spam, test and deleted responses never are.</p>\n",
+        r.fiscal_year,
+        r.quarter,
+        r.fiscal_year,
+        r.quarter,
+        esc(&r.first_day),
+        esc(&r.last_day),
+        esc(&r.time_zone),
+        r.hisp.as_ref().map(|h| format!(", HISP {}", esc(h))).unwrap_or_default()
+    );
+}
+
+/// "Needs attention": the report's flags, if any.
+fn flags(h: &mut String, r: &Report) {
+    if !r.flags.is_empty() {
+        h.push_str("<h2>Needs attention</h2>\n");
+        for f in &r.flags {
             let _ = writeln!(
                 h,
-                "<tr><td>{}</td><td>{}</td><td>{} ({})</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{} – {}</td></tr>",
-                esc(&d.channel),
-                esc(&d.transaction_point),
-                esc(&d.instrument_id),
-                esc(&d.survey_type),
-                d.volume_of_customers.map(num).unwrap_or_else(|| "not entered".into()),
-                num(d.volume_of_customers_provided_survey_opportunity),
-                num(d.volume_of_respondents),
-                rate(d.volume_of_respondents, d.volume_of_customers_provided_survey_opportunity),
-                pct(d.trust_score),
-                pct(d.trust_score_ci_low),
-                pct(d.trust_score_ci_high)
+                "<p class=\"flag\"><strong>Deployment {}</strong>: {}</p>",
+                esc(&f.deployment_id),
+                esc(&f.detail)
             );
         }
-        h.push_str("</table>\n<div class=\"charts\">\n");
-        h.push_str(&drivers_chart(&deps));
-        let points: Vec<&TrendPoint> = r
-            .trend
-            .iter()
-            .filter(|t| t.agency == c.agency && t.hisp == c.hisp && t.service == c.service)
-            .collect();
-        h.push_str(&trend_chart(&points));
-        h.push_str("</div>\n");
     }
+}
+
+/// One service of a HISP: trust and response rate, its deployments and its charts.
+fn service(h: &mut String, r: &Report, c: &Collection) {
+    let deps: Vec<&Detail> = r
+        .details
+        .iter()
+        .filter(|d| d.agency == c.agency && d.hisp == c.hisp && d.service == c.service)
+        .collect();
+    let opportunity: i64 = deps
+        .iter()
+        .map(|d| d.volume_of_customers_provided_survey_opportunity)
+        .sum();
+    let (lo, hi) = super::wilson(c.trust_positive, c.trust_responses).unzip();
+    let _ = writeln!(
+        h,
+        "<h3>{}</h3>\n<p>Trust: <strong>{}</strong> (95% interval {} to {}) from {} responses; {} offered the survey; response rate {}.</p>",
+        esc(&c.service_name),
+        pct(c.trust_score),
+        pct(lo),
+        pct(hi),
+        num(c.trust_responses),
+        num(opportunity),
+        rate(c.volume_of_respondents, opportunity)
+    );
+    deployments_table(h, &deps);
+    h.push_str("<div class=\"charts\">\n");
+    h.push_str(&drivers_chart(&deps));
+    let points: Vec<&TrendPoint> = r
+        .trend
+        .iter()
+        .filter(|t| t.agency == c.agency && t.hisp == c.hisp && t.service == c.service)
+        .collect();
+    h.push_str(&trend_chart(&points));
+    h.push_str("</div>\n");
+}
+
+fn deployments_table(h: &mut String, deps: &[&Detail]) {
+    h.push_str("<table>\n<caption class=\"meta\">Deployments</caption>\n<tr><th scope=\"col\">Channel</th><th scope=\"col\">Transaction point</th><th scope=\"col\">Instrument</th><th scope=\"col\">Customers</th><th scope=\"col\">Offered the survey</th><th scope=\"col\">Respondents</th><th scope=\"col\">Response rate</th><th scope=\"col\">Trust</th><th scope=\"col\">95% interval</th></tr>\n");
+    for d in deps {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{} ({})</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{} – {}</td></tr>",
+            esc(&d.channel),
+            esc(&d.transaction_point),
+            esc(&d.instrument_id),
+            esc(&d.survey_type),
+            d.volume_of_customers.map(num).unwrap_or_else(|| "not entered".into()),
+            num(d.volume_of_customers_provided_survey_opportunity),
+            num(d.volume_of_respondents),
+            rate(d.volume_of_respondents, d.volume_of_customers_provided_survey_opportunity),
+            pct(d.trust_score),
+            pct(d.trust_score_ci_low),
+            pct(d.trust_score_ci_high)
+        );
+    }
+    h.push_str("</table>\n");
+}
+
+/// The Paperwork Reduction Act facts of the instruments used, if any.
+fn pra(h: &mut String, r: &Report) {
     if !r.instruments.is_empty() {
         h.push_str("<h2>Paperwork Reduction Act</h2>\n<table>\n<tr><th scope=\"col\">Instrument</th><th scope=\"col\">Version</th><th scope=\"col\">Type</th><th scope=\"col\">OMB control number</th><th scope=\"col\">Expires</th><th scope=\"col\">Burden</th><th scope=\"col\">Federal Register notice</th></tr>\n");
         for p in &r.instruments {
@@ -159,8 +186,6 @@ pub fn render(r: &Report) -> String {
         }
         h.push_str("</table>\n");
     }
-    h.push_str("</main>\n</body>\n</html>\n");
-    h
 }
 
 /// Horizontal bars: how often each driver was chosen on each list, summed over deployments.

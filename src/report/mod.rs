@@ -10,7 +10,7 @@ pub mod upload;
 
 use std::collections::BTreeMap;
 
-use chrono::{Days, NaiveDateTime};
+use chrono::{Days, NaiveDate, NaiveDateTime};
 use chrono_tz::Tz;
 use diesel::prelude::*;
 use serde::Serialize;
@@ -248,128 +248,29 @@ pub fn build(
     let deps = scoped_deployments(c, scope)?;
     let ids: Vec<String> = deps.iter().map(|d| d.deployment.id.clone()).collect();
     let (start, end) = utc_bounds(fq, tz);
-    let v1_all: Vec<String> = deps
-        .iter()
-        .filter(|d| {
-            defs.latest(&d.deployment.instrument_id)
-                .is_some_and(|i| i.survey_type == SurveyType::V1Likert)
-        })
-        .map(|d| d.deployment.id.clone())
-        .collect();
-    let counts = aggregate::counts(pool, start, end, &ids, &v1_all)?;
-    let impressions_by = aggregate::impressions(pool, start, end, &ids)?;
-    let volumes = volumes(c, fq)?;
-    // An entered opportunity count is the service × channel's: it goes to the first of its
-    // deployments in the report, so two deployments sharing a channel do not both count it.
-    let mut entered_taken = std::collections::BTreeSet::new();
-
-    let first_day = fq.first_day();
-    let last_day = fq
-        .next()
-        .first_day()
-        .checked_sub_days(Days::new(1))
-        .unwrap_or(first_day);
-    let mut details = vec![];
-    let mut flags = vec![];
-    let mut v1_ids = vec![];
-    let mut used: BTreeMap<(String, i32), PraFacts> = BTreeMap::new();
-    for d in &deps {
-        let dep = &d.deployment;
-        let agg = counts.get(&dep.id).cloned().unwrap_or_default();
-        let imps = impressions_by.get(&dep.id).copied().unwrap_or(0);
-        let key = (d.service.id.clone(), dep.channel.clone());
-        let (volume, entered) = volumes.get(&key).copied().unzip();
-        let invited = crate::email::delivered(c, &dep.id, start, end)?;
-        if agg.n == 0 && imps == 0 && invited == 0 && volume.is_none() {
-            continue;
-        }
-        let Some(ins) = instrument_of(defs, &dep.instrument_id, &agg) else {
-            continue;
-        };
-        let (pos, neg, neu) = classify(defs, &dep.instrument_id, &agg);
-        let ci = wilson(pos, agg.n);
-        let entered = entered.flatten().filter(|_| entered_taken.insert(key));
-        let opportunity = imps + invited + entered.unwrap_or(0);
-        let warning = (opportunity < agg.n).then(|| format!(
-            "{} respondents but only {} survey opportunities (impressions, invitations delivered and opportunities entered with the volumes); the response rate is not shown. Check that the widget records impressions, or enter the survey opportunities of channels without them (paper, phone, in person)",
-            agg.n, opportunity
-        ));
-        if let Some(w) = &warning {
-            flags.push(Flag {
-                deployment_id: dep.id.clone(),
-                kind: "opportunity_below_respondents".into(),
-                detail: w.clone(),
-            });
-        }
-        let en = |m: &crate::survey::Localized| {
-            d.fill(m.get(&ins.locales[0]).map_or("", String::as_str))
-        };
-        let named = |counts: &[i64; 7]| -> BTreeMap<String, i64> {
-            DRIVERS
-                .iter()
-                .zip(counts)
-                .map(|(k, n)| (k.to_string(), *n))
-                .collect()
-        };
-        if ins.survey_type == SurveyType::V1Likert {
-            v1_ids.push(dep.id.clone());
-        }
-        used.entry((ins.id.clone(), ins.version))
-            .or_insert_with(|| PraFacts {
-                instrument_id: ins.id.clone(),
-                version: ins.version,
-                title: en(&ins.title),
-                survey_type: ins.survey_type.omb_name().into(),
-                omb_control_number: ins.pra.omb_control_number.clone(),
-                expiration_date: ins.pra.expiration_date.to_string(),
-                burden_minutes: ins.pra.burden_minutes,
-                federal_register_url: ins.pra.federal_register_url.clone(),
-            });
-        details.push(Detail {
-            fiscal_year: fq.year,
-            quarter: fq.quarter,
-            agency: d.agency.slug.clone(),
-            hisp: d.hisp.slug.clone(),
-            service: d.service.slug.clone(),
-            deployment_id: dep.id.clone(),
-            channel: dep.channel.clone(),
-            transaction_point: dep.transaction_point.clone(),
-            instrument_id: ins.id.clone(),
-            instrument_version: ins.version,
-            omb_control_number: ins.pra.omb_control_number.clone(),
-            federal_register_url: ins.pra.federal_register_url.clone(),
-            survey_title: en(&ins.title),
-            survey_type: ins.survey_type.omb_name().into(),
-            trust_question_text: en(&ins.trust().text),
-            volume_of_customers: volume,
-            volume_of_customers_provided_survey_opportunity: opportunity,
-            impressions: imps,
-            invitations_delivered: invited,
-            survey_opportunities_entered: entered,
-            warning,
-            volume_of_respondents: agg.n,
-            trust_positive: pos,
-            trust_negative: neg,
-            trust_neutral: neu,
-            trust_score: trust_score(pos, agg.n),
-            trust_score_ci_low: ci.map(|c| c.0),
-            trust_score_ci_high: ci.map(|c| c.1),
-            went_well: named(&agg.positive),
-            went_poorly: named(&agg.negative),
-            response_file: format!("responses/{}.csv", dep.id),
-        });
-    }
+    let v1_all = v1_deployments(defs, &deps);
+    let quarter = Quarter {
+        fq,
+        start,
+        end,
+        counts: aggregate::counts(pool, start, end, &ids, &v1_all)?,
+        impressions: aggregate::impressions(pool, start, end, &ids)?,
+        volumes: volumes(c, fq)?,
+    };
+    let (first_day, last_day) = first_and_last_day(fq);
+    let rows = detail_rows(c, defs, &quarter, &deps)?;
+    let counts = &quarter.counts;
 
     let v1 = v1_tables(
         defs,
         &deps,
-        &v1_ids,
-        &counts,
+        &rows.v1_ids,
+        counts,
         &first_day.to_string(),
         &last_day.to_string(),
     );
-    let collections = collections(fq, &deps, &details);
-    let trend = trend(pool, defs, fq, tz, &deps, &ids, &counts)?;
+    let collections = collections(fq, &deps, &rows.details);
+    let trend = trend(pool, defs, fq, tz, &deps, &ids, counts)?;
     let (s, e) = fq.bounds(tz);
     Ok(Report {
         fiscal_year: fq.year,
@@ -381,12 +282,199 @@ pub fn build(
         last_day: last_day.to_string(),
         hisp: scope.hisp.clone(),
         collections,
-        details,
+        details: rows.details,
         v1,
         trend,
-        instruments: used.into_values().collect(),
-        flags,
+        instruments: rows.used.into_values().collect(),
+        flags: rows.flags,
     })
+}
+
+/// The deployments whose latest instrument asks the v1 scale questions.
+fn v1_deployments(defs: &LoadedDefs, deps: &[Scoped]) -> Vec<String> {
+    deps.iter()
+        .filter(|d| {
+            defs.latest(&d.deployment.instrument_id)
+                .is_some_and(|i| i.survey_type == SurveyType::V1Likert)
+        })
+        .map(|d| d.deployment.id.clone())
+        .collect()
+}
+
+/// The quarter's first and last day.
+fn first_and_last_day(fq: FiscalQuarter) -> (NaiveDate, NaiveDate) {
+    let first_day = fq.first_day();
+    let last_day = fq
+        .next()
+        .first_day()
+        .checked_sub_days(Days::new(1))
+        .unwrap_or(first_day);
+    (first_day, last_day)
+}
+
+/// The quarter and what the database counted in it, by deployment id (volumes by service ×
+/// channel).
+struct Quarter {
+    fq: FiscalQuarter,
+    start: NaiveDateTime,
+    end: NaiveDateTime,
+    counts: BTreeMap<String, Counts>,
+    impressions: BTreeMap<String, i64>,
+    volumes: Volumes,
+}
+
+/// What the pass over the deployments collects.
+#[derive(Default)]
+struct Rows {
+    details: Vec<Detail>,
+    flags: Vec<Flag>,
+    v1_ids: Vec<String>,
+    used: BTreeMap<(String, i32), PraFacts>,
+}
+
+/// The survey opportunities of one deployment: impressions, invitations delivered and those
+/// entered with the volumes.
+struct Opportunities {
+    volume: Option<i64>,
+    impressions: i64,
+    invited: i64,
+    entered: Option<i64>,
+}
+
+impl Opportunities {
+    fn total(&self) -> i64 {
+        self.impressions + self.invited + self.entered.unwrap_or(0)
+    }
+}
+
+/// One detail row per deployment with anything to report, in `deps` order, with the flags,
+/// the v1 deployments and the instruments used.
+fn detail_rows(
+    c: &mut AnyConnection,
+    defs: &LoadedDefs,
+    q: &Quarter,
+    deps: &[Scoped],
+) -> Result<Rows, ReportError> {
+    // An entered opportunity count is the service × channel's: it goes to the first of its
+    // deployments in the report, so two deployments sharing a channel do not both count it.
+    let mut entered_taken = std::collections::BTreeSet::new();
+    let mut rows = Rows::default();
+    for d in deps {
+        let dep = &d.deployment;
+        let agg = q.counts.get(&dep.id).cloned().unwrap_or_default();
+        let imps = q.impressions.get(&dep.id).copied().unwrap_or(0);
+        let key = (d.service.id.clone(), dep.channel.clone());
+        let (volume, entered) = q.volumes.get(&key).copied().unzip();
+        let invited = crate::email::delivered(c, &dep.id, q.start, q.end)?;
+        if agg.n == 0 && imps == 0 && invited == 0 && volume.is_none() {
+            continue;
+        }
+        let Some(ins) = instrument_of(defs, &dep.instrument_id, &agg) else {
+            continue;
+        };
+        let opp = Opportunities {
+            volume,
+            impressions: imps,
+            invited,
+            entered: entered.flatten().filter(|_| entered_taken.insert(key)),
+        };
+        let warning = opportunity_warning(agg.n, opp.total());
+        if let Some(w) = &warning {
+            rows.flags.push(Flag {
+                deployment_id: dep.id.clone(),
+                kind: "opportunity_below_respondents".into(),
+                detail: w.clone(),
+            });
+        }
+        if ins.survey_type == SurveyType::V1Likert {
+            rows.v1_ids.push(dep.id.clone());
+        }
+        rows.used
+            .entry((ins.id.clone(), ins.version))
+            .or_insert_with(|| pra_facts(d, ins));
+        rows.details
+            .push(detail(defs, q.fq, d, ins, &agg, &opp, warning));
+    }
+    Ok(rows)
+}
+
+fn opportunity_warning(respondents: i64, opportunity: i64) -> Option<String> {
+    (opportunity < respondents).then(|| format!(
+        "{} respondents but only {} survey opportunities (impressions, invitations delivered and opportunities entered with the volumes); the response rate is not shown. Check that the widget records impressions, or enter the survey opportunities of channels without them (paper, phone, in person)",
+        respondents, opportunity
+    ))
+}
+
+/// A text of `ins` in its first locale, with the deployment's service and agency filled in.
+fn in_first_locale(d: &Scoped, ins: &Instrument, m: &crate::survey::Localized) -> String {
+    d.fill(m.get(&ins.locales[0]).map_or("", String::as_str))
+}
+
+fn pra_facts(d: &Scoped, ins: &Instrument) -> PraFacts {
+    PraFacts {
+        instrument_id: ins.id.clone(),
+        version: ins.version,
+        title: in_first_locale(d, ins, &ins.title),
+        survey_type: ins.survey_type.omb_name().into(),
+        omb_control_number: ins.pra.omb_control_number.clone(),
+        expiration_date: ins.pra.expiration_date.to_string(),
+        burden_minutes: ins.pra.burden_minutes,
+        federal_register_url: ins.pra.federal_register_url.clone(),
+    }
+}
+
+fn detail(
+    defs: &LoadedDefs,
+    fq: FiscalQuarter,
+    d: &Scoped,
+    ins: &Instrument,
+    agg: &Counts,
+    opp: &Opportunities,
+    warning: Option<String>,
+) -> Detail {
+    let dep = &d.deployment;
+    let (pos, neg, neu) = classify(defs, &dep.instrument_id, agg);
+    let ci = wilson(pos, agg.n);
+    let named = |counts: &[i64; 7]| -> BTreeMap<String, i64> {
+        DRIVERS
+            .iter()
+            .zip(counts)
+            .map(|(k, n)| (k.to_string(), *n))
+            .collect()
+    };
+    Detail {
+        fiscal_year: fq.year,
+        quarter: fq.quarter,
+        agency: d.agency.slug.clone(),
+        hisp: d.hisp.slug.clone(),
+        service: d.service.slug.clone(),
+        deployment_id: dep.id.clone(),
+        channel: dep.channel.clone(),
+        transaction_point: dep.transaction_point.clone(),
+        instrument_id: ins.id.clone(),
+        instrument_version: ins.version,
+        omb_control_number: ins.pra.omb_control_number.clone(),
+        federal_register_url: ins.pra.federal_register_url.clone(),
+        survey_title: in_first_locale(d, ins, &ins.title),
+        survey_type: ins.survey_type.omb_name().into(),
+        trust_question_text: in_first_locale(d, ins, &ins.trust().text),
+        volume_of_customers: opp.volume,
+        volume_of_customers_provided_survey_opportunity: opp.total(),
+        impressions: opp.impressions,
+        invitations_delivered: opp.invited,
+        survey_opportunities_entered: opp.entered,
+        warning,
+        volume_of_respondents: agg.n,
+        trust_positive: pos,
+        trust_negative: neg,
+        trust_neutral: neu,
+        trust_score: trust_score(pos, agg.n),
+        trust_score_ci_low: ci.map(|c| c.0),
+        trust_score_ci_high: ci.map(|c| c.1),
+        went_well: named(&agg.positive),
+        went_poorly: named(&agg.negative),
+        response_file: format!("responses/{}.csv", dep.id),
+    }
 }
 
 /// Per (service id, channel): customers, and the survey opportunities entered if any.

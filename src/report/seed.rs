@@ -14,7 +14,7 @@ use crate::db::{self, db_run, AnyConnection};
 use crate::definitions::LoadedDefs;
 use crate::domain::{Access, DeploymentStatus, ResponseStatus};
 use crate::fiscal::FiscalQuarter;
-use crate::registry::{self, Deployment};
+use crate::registry::{self, Agency, Deployment, Service};
 use crate::responses::{NewImpression, NewResponse};
 
 pub struct SeedPlan {
@@ -32,34 +32,64 @@ pub fn seed(
     c: &mut AnyConnection,
     defs: &LoadedDefs,
     plan: &SeedPlan,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(u64),
 ) -> Result<Vec<String>, String> {
     let mut rng = StdRng::seed_from_u64(280);
     let err = |e: diesel::result::Error| e.to_string();
     let agency = registry::ensure_agency(c, "seed", Some("Seed Agency")).map_err(err)?;
-    let hisp = match registry::find_hisp(c, &agency.id, "seed-hisp").map_err(err)? {
-        Some(h) => h,
-        None => registry::create_hisp(c, &agency.id, "seed-hisp", "Seed HISP")
-            .map_err(|e| e.to_string())?,
-    };
     let channels = vec![
         "website".to_string(),
         "phone".to_string(),
         "in_person".to_string(),
     ];
+    let services = seed_services(c, &agency, &channels)?;
+    let now = db::now();
+    let deps = seed_deployments(c, &mut rng, plan, &agency, &services, &channels, now)?;
+    start_bulk_load(c).map_err(err)?;
+    seed_responses(c, &mut rng, defs, plan, &deps, progress).map_err(err)?;
+    seed_volumes(c, plan, &services, &channels, now).map_err(err)?;
+    finish_bulk_load(c).map_err(err)?;
+    Ok(deps.into_iter().map(|d| d.id).collect())
+}
+
+/// The seed HISP and its five services, found or created.
+fn seed_services(
+    c: &mut AnyConnection,
+    agency: &Agency,
+    channels: &[String],
+) -> Result<Vec<Service>, String> {
+    let err = |e: diesel::result::Error| e.to_string();
+    let hisp = match registry::find_hisp(c, &agency.id, "seed-hisp").map_err(err)? {
+        Some(h) => h,
+        None => registry::create_hisp(c, &agency.id, "seed-hisp", "Seed HISP")
+            .map_err(|e| e.to_string())?,
+    };
     let mut services = vec![];
     for i in 0..5 {
         let slug = format!("seed-service-{i}");
         let s = match registry::find_service(c, &agency.id, &slug).map_err(err)? {
             Some(s) => s,
             None => {
-                registry::create_service(c, &hisp, &slug, &format!("Seed service {i}"), &channels)
+                registry::create_service(c, &hisp, &slug, &format!("Seed service {i}"), channels)
                     .map_err(|e| e.to_string())?
             }
         };
         services.push(s);
     }
-    let now = db::now();
+    Ok(services)
+}
+
+/// `plan.deployments` new open deployments, round-robin over services, instruments and
+/// channels.
+fn seed_deployments(
+    c: &mut AnyConnection,
+    rng: &mut StdRng,
+    plan: &SeedPlan,
+    agency: &Agency,
+    services: &[Service],
+    channels: &[String],
+    now: NaiveDateTime,
+) -> Result<Vec<Deployment>, String> {
     let mut deps = vec![];
     for i in 0..plan.deployments.max(1) {
         let svc = &services[i % services.len()];
@@ -77,17 +107,17 @@ pub fn seed(
             access: Access::Open,
             managed_by: None,
         };
-        registry::insert_deployment(c, &d).map_err(err)?;
+        registry::insert_deployment(c, &d).map_err(|e| e.to_string())?;
         deps.push(d);
     }
-    let (start, end) = plan.quarter.bounds(plan.tz);
-    let span = (end - start).num_seconds().max(1);
-    let start = start.naive_utc();
-    let (mut rows, mut imps) = (Vec::with_capacity(1000), Vec::with_capacity(1000));
+    Ok(deps)
+}
+
+/// Session settings that speed up loading many rows.
+fn start_bulk_load(c: &mut AnyConnection) -> QueryResult<()> {
     if let AnyConnection::Sqlite(_) = c {
         // Index pages of a large table stay in memory while it grows.
-        c.batch_execute("PRAGMA cache_size = -262144")
-            .map_err(err)?;
+        c.batch_execute("PRAGMA cache_size = -262144")?;
     }
     if let AnyConnection::Postgresql(_) = c {
         // The seeded rows reference deployments made just above, so the per-row foreign-key
@@ -97,6 +127,23 @@ pub fn seed(
             tracing::info!("foreign-key checks stay on during the seed ({e})");
         }
     }
+    Ok(())
+}
+
+/// `plan.responses` responses with their impressions, spread evenly over the quarter and
+/// committed 50,000 at a time; `progress` hears the count after each commit.
+fn seed_responses(
+    c: &mut AnyConnection,
+    rng: &mut StdRng,
+    defs: &LoadedDefs,
+    plan: &SeedPlan,
+    deps: &[Deployment],
+    mut progress: impl FnMut(u64),
+) -> QueryResult<()> {
+    let (start, end) = plan.quarter.bounds(plan.tz);
+    let span = (end - start).num_seconds().max(1);
+    let start = start.naive_utc();
+    let (mut rows, mut imps) = (Vec::with_capacity(1000), Vec::with_capacity(1000));
     // Responses arrive in time order, as live traffic does.
     let step = span as f64 / plan.responses.max(1) as f64;
     let mut done = 0u64;
@@ -108,7 +155,7 @@ pub fn seed(
                 let offset = (done + k) as f64 * step;
                 let at = start
                     + Duration::microseconds((offset * 1e6) as i64 + rng.random_range(0..1000));
-                rows.push(response(&mut rng, defs, d, at));
+                rows.push(response(rng, defs, d, at));
                 // floor(f) impressions per response, one more with probability fract(f).
                 let f = plan.impressions_per_response.max(0.0);
                 let extra = rng.random_bool(f.fract()) as u32;
@@ -123,13 +170,23 @@ pub fn seed(
                 }
             }
             flush(c, &mut rows, &mut imps)
-        })
-        .map_err(err)?;
+        })?;
         done += batch;
         progress(done);
     }
-    for s in &services {
-        for ch in &channels {
+    Ok(())
+}
+
+/// Customers per service and channel: four per response.
+fn seed_volumes(
+    c: &mut AnyConnection,
+    plan: &SeedPlan,
+    services: &[Service],
+    channels: &[String],
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    for s in services {
+        for ch in channels {
             diesel::insert_into(service_volumes::table)
                 .values((
                     service_volumes::service_id.eq(&s.id),
@@ -139,10 +196,14 @@ pub fn seed(
                     service_volumes::volume_of_customers.eq((plan.responses as i64) * 4),
                     service_volumes::updated_at.eq(now),
                 ))
-                .execute(c)
-                .map_err(err)?;
+                .execute(c)?;
         }
     }
+    Ok(())
+}
+
+/// Undoes `start_bulk_load` where it lasts, and refreshes the planner's statistics.
+fn finish_bulk_load(c: &mut AnyConnection) -> QueryResult<()> {
     if let AnyConnection::Postgresql(_) = c {
         let _ = c.batch_execute("RESET session_replication_role");
     }
@@ -155,8 +216,6 @@ pub fn seed(
             .batch_execute("VACUUM ANALYZE responses")
             .and_then(|_| c.batch_execute("VACUUM ANALYZE impressions")),
     }
-    .map_err(err)?;
-    Ok(deps.into_iter().map(|d| d.id).collect())
 }
 
 fn flush(

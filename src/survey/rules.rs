@@ -126,56 +126,13 @@ fn check_questions(p: &mut Problems, ins: &Instrument) {
     let mut lists = BTreeSet::new();
     for (i, q) in qs.iter().enumerate() {
         let at = format!("$.questions[{i}]");
-        let key_ok = !q.key.is_empty()
-            && q.key.len() <= 40
-            && q.key.starts_with(|c: char| c.is_ascii_lowercase())
-            && q.key
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        if !key_ok {
-            p.add(format!("{at}.key"), "must be lowercase a-z, 0-9 and _");
-        }
-        if !keys.insert(q.key.as_str()) {
-            p.add(
-                format!("{at}.key"),
-                format!("duplicate question key {:?}", q.key),
-            );
-        }
+        check_key(p, &at, &q.key, &mut keys);
         p.localized(&format!("{at}.text"), &q.text);
         if let Some(h) = &q.hint {
             p.localized(&format!("{at}.hint"), h);
         }
         check_choices(p, &at, q.kind, q.choices.as_ref());
-        match q.kind {
-            QuestionType::Drivers => {
-                match q.polarity {
-                    None => p.add(
-                        format!("{at}.polarity"),
-                        "a drivers question needs a polarity",
-                    ),
-                    Some(pol) if !lists.insert(pol as u8) => p.add(
-                        format!("{at}.polarity"),
-                        "only one drivers list per polarity",
-                    ),
-                    _ => {}
-                }
-                check_driver_options(p, &at, q);
-            }
-            _ => {
-                if q.polarity.is_some() {
-                    p.add(
-                        format!("{at}.polarity"),
-                        "only drivers questions have a polarity",
-                    );
-                }
-                if q.options.is_some() {
-                    p.add(
-                        format!("{at}.options"),
-                        "only drivers questions have options",
-                    );
-                }
-            }
-        }
+        check_polarity_and_options(p, &at, q, &mut lists);
         match (q.kind, q.max_length) {
             (QuestionType::Text, Some(n)) if n == 0 || n > COMMENT_MAX_CHARS => p.add(
                 format!("{at}.max_length"),
@@ -195,6 +152,65 @@ fn check_questions(p: &mut Problems, ins: &Instrument) {
     match ins.survey_type {
         SurveyType::V1Likert => check_v1(p, ins),
         _ => check_v2(p, ins),
+    }
+}
+
+/// A question key: a lowercase identifier, once in the instrument (`keys` holds those met).
+fn check_key<'a>(p: &mut Problems, at: &str, key: &'a str, keys: &mut BTreeSet<&'a str>) {
+    let key_ok = !key.is_empty()
+        && key.len() <= 40
+        && key.starts_with(|c: char| c.is_ascii_lowercase())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if !key_ok {
+        p.add(format!("{at}.key"), "must be lowercase a-z, 0-9 and _");
+    }
+    if !keys.insert(key) {
+        p.add(
+            format!("{at}.key"),
+            format!("duplicate question key {:?}", key),
+        );
+    }
+}
+
+/// Polarity and options belong to drivers questions, one list per polarity (`lists` holds the
+/// polarities met).
+fn check_polarity_and_options(
+    p: &mut Problems,
+    at: &str,
+    q: &super::Question,
+    lists: &mut BTreeSet<u8>,
+) {
+    match q.kind {
+        QuestionType::Drivers => {
+            match q.polarity {
+                None => p.add(
+                    format!("{at}.polarity"),
+                    "a drivers question needs a polarity",
+                ),
+                Some(pol) if !lists.insert(pol as u8) => p.add(
+                    format!("{at}.polarity"),
+                    "only one drivers list per polarity",
+                ),
+                _ => {}
+            }
+            check_driver_options(p, at, q);
+        }
+        _ => {
+            if q.polarity.is_some() {
+                p.add(
+                    format!("{at}.polarity"),
+                    "only drivers questions have a polarity",
+                );
+            }
+            if q.options.is_some() {
+                p.add(
+                    format!("{at}.options"),
+                    "only drivers questions have options",
+                );
+            }
+        }
     }
 }
 
