@@ -202,34 +202,41 @@ fn commit(pool: &Pool, batch: Vec<Item>, per_minute: u32) -> Result<(), ApiError
         // A single bad item, or a race with another writer on the same submission_id (a unique
         // violation), must not fail its neighbours: retry each on its own, where the race
         // resolves into a duplicate.
-        Err(_) => {
-            for (r, reply) in resps {
-                let mut res = conn.transaction(|c| insert_batch(c, std::slice::from_ref(&r), &[]));
-                // The other writer may still be committing the same submission_id.
-                for _ in 0..3 {
-                    match &res {
-                        Err(e) if db::is_unique_violation(e) => {
-                            res = conn
-                                .transaction(|c| insert_batch(c, std::slice::from_ref(&r), &[]));
-                        }
-                        _ => break,
-                    }
-                }
-                let res = res
-                    .map(|mut v| v.remove(0))
-                    .map_err(|e| crate::error::unavailable_or_internal(&e));
-                let _ = reply.send(res);
-            }
-            for (i, reply) in imps {
-                let res = conn
-                    .transaction(|c| insert_batch(c, &[], std::slice::from_ref(&i)))
-                    .map(|_| ())
-                    .map_err(|e| crate::error::unavailable_or_internal(&e));
-                let _ = reply.send(res);
-            }
-        }
+        Err(_) => one_by_one(&mut conn, resps, imps),
     }
     Ok(())
+}
+
+/// Stores each item of a failed batch on its own, so one bad item (or a race with another
+/// writer on the same submission_id, which resolves into a duplicate) cannot fail the others.
+fn one_by_one(
+    conn: &mut AnyConnection,
+    resps: Vec<(NewResponse, Reply<Stored>)>,
+    imps: Vec<(NewImpression, Reply<()>)>,
+) {
+    for (r, reply) in resps {
+        let mut res = conn.transaction(|c| insert_batch(c, std::slice::from_ref(&r), &[]));
+        // The other writer may still be committing the same submission_id.
+        for _ in 0..3 {
+            match &res {
+                Err(e) if db::is_unique_violation(e) => {
+                    res = conn.transaction(|c| insert_batch(c, std::slice::from_ref(&r), &[]));
+                }
+                _ => break,
+            }
+        }
+        let res = res
+            .map(|mut v| v.remove(0))
+            .map_err(|e| crate::error::unavailable_or_internal(&e));
+        let _ = reply.send(res);
+    }
+    for (i, reply) in imps {
+        let res = conn
+            .transaction(|c| insert_batch(c, &[], std::slice::from_ref(&i)))
+            .map(|_| ())
+            .map_err(|e| crate::error::unavailable_or_internal(&e));
+        let _ = reply.send(res);
+    }
 }
 
 /// Counts the batch's submissions per client in the shared one-minute windows (one statement

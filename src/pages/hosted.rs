@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use super::page::{self, words, FormState, SurveyForm};
 use crate::app::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldError};
 use crate::intake::{self, answers, wanted_locales, HONEYPOT_FIELD, MAX_BODY};
 use crate::registry::DeploymentView;
 use crate::responses::{NewResponse, Stored};
@@ -275,23 +275,8 @@ pub fn answers_from_form(
                 },
             },
             QuestionType::Drivers => {
-                let chosen: Vec<Value> = fields
-                    .get(&q.key)
-                    .into_iter()
-                    .flatten()
-                    .map(|s| Value::from(s.as_str()))
-                    .collect();
-                let positive = q.polarity == Some(crate::survey::Polarity::Positive);
-                let revealed = trust.is_some_and(|t| {
-                    let kind = ins.trust().kind;
-                    let t = t as i16;
-                    match crate::survey::sentiment(kind, t) {
-                        crate::survey::Sentiment::Positive => positive,
-                        _ => !positive,
-                    }
-                });
-                if revealed && !chosen.is_empty() {
-                    answers.insert(q.key.clone(), Value::Array(chosen));
+                if let Some(chosen) = revealed_drivers(fields, ins, q, trust) {
+                    answers.insert(q.key.clone(), chosen);
                 }
             }
             QuestionType::Text => {
@@ -315,22 +300,49 @@ pub fn answers_from_form(
     }
     // Anything left (a value outside the scale, an unknown driver) is refused by the same rules
     // as the JSON API; the page names the question.
-    answers::validate(&answers, ins, "answers").map_err(|fe| {
-        let mut out: Vec<(String, String)> = vec![];
-        for e in fe {
-            let key = e
-                .field
-                .trim_start_matches("answers.")
-                .split(['.', '['])
-                .next()
-                .unwrap_or("")
-                .to_string();
-            if !out.iter().any(|(k, _)| *k == key) {
-                out.push((key, w.err_invalid.into()));
-            }
+    answers::validate(&answers, ins, "answers").map_err(|fe| per_question(fe, w.err_invalid))
+}
+
+/// The drivers chosen on a list, if the trust answer reveals that list (and any was chosen).
+fn revealed_drivers(
+    fields: &HashMap<String, Vec<String>>,
+    ins: &Instrument,
+    q: &crate::survey::Question,
+    trust: Option<i64>,
+) -> Option<Value> {
+    let chosen: Vec<Value> = fields
+        .get(&q.key)
+        .into_iter()
+        .flatten()
+        .map(|s| Value::from(s.as_str()))
+        .collect();
+    let positive = q.polarity == Some(crate::survey::Polarity::Positive);
+    let revealed =
+        trust.is_some_and(
+            |t| match crate::survey::sentiment(ins.trust().kind, t as i16) {
+                crate::survey::Sentiment::Positive => positive,
+                _ => !positive,
+            },
+        );
+    (revealed && !chosen.is_empty()).then_some(Value::Array(chosen))
+}
+
+/// The API's field errors as one error per question, in the page's words.
+fn per_question(errors: Vec<FieldError>, invalid: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = vec![];
+    for e in errors {
+        let key = e
+            .field
+            .trim_start_matches("answers.")
+            .split(['.', '['])
+            .next()
+            .unwrap_or("")
+            .to_string();
+        if !out.iter().any(|(k, _)| *k == key) {
+            out.push((key, invalid.into()));
         }
-        out
-    })
+    }
+    out
 }
 
 /// A form post is accepted from this service's own pages (same host, or CX_PUBLIC_URL) and from
