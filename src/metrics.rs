@@ -4,8 +4,8 @@
 use std::sync::OnceLock;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 pub struct Metrics {
@@ -15,6 +15,18 @@ pub struct Metrics {
     pub writer_batch: Histogram,
     pub queue_depth: IntGauge,
     pub export_failures: IntCounterVec,
+    /// Connections of each pool (`main`, `export`) by `state` (`in_use`, `idle`), set at scrape.
+    pub pool_connections: IntGaugeVec,
+    /// How long a checkout waited for a connection, by pool (r2d2's event handler).
+    pub pool_wait: HistogramVec,
+    /// Checkouts that gave up (the pool's connection timeout), by pool.
+    pub pool_timeouts: IntCounterVec,
+    /// Invitations waiting in the outbox by state (`queued`, `retrying`, `sending`), set at scrape.
+    pub outbox_invitations: IntGaugeVec,
+    /// Invitation deliveries that failed, by kind (`temporary`: retried; `permanent`: given up).
+    pub outbox_failures: IntCounterVec,
+    /// Days until each instrument version's PRA clearance ends, set at scrape.
+    pub pra_days: GaugeVec,
 }
 
 /// Process-wide metrics (one registry, however many apps a test process starts).
@@ -64,15 +76,79 @@ pub fn metrics() -> &'static Metrics {
             &["stage"],
         )
         .expect("metric");
+        let pool_connections = IntGaugeVec::new(
+            Opts::new(
+                "cx_db_pool_connections",
+                "Database pool connections by pool and state (in_use, idle)",
+            ),
+            &["pool", "state"],
+        )
+        .expect("metric");
+        let pool_wait = HistogramVec::new(
+            HistogramOpts::new(
+                "cx_db_pool_wait_seconds",
+                "Time a checkout waited for a pooled database connection",
+            )
+            .buckets(vec![
+                0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["pool"],
+        )
+        .expect("metric");
+        let pool_timeouts = IntCounterVec::new(
+            Opts::new(
+                "cx_db_pool_timeouts_total",
+                "Checkouts that found no connection within the pool's timeout",
+            ),
+            &["pool"],
+        )
+        .expect("metric");
+        let outbox_invitations = IntGaugeVec::new(
+            Opts::new(
+                "cx_outbox_invitations",
+                "Invitations waiting in the outbox by state (queued, retrying, sending)",
+            ),
+            &["state"],
+        )
+        .expect("metric");
+        let outbox_failures = IntCounterVec::new(
+            Opts::new(
+                "cx_outbox_delivery_failures_total",
+                "Invitation deliveries that failed: temporary (retried later) or permanent (given up)",
+            ),
+            &["kind"],
+        )
+        .expect("metric");
+        let pra_days = GaugeVec::new(
+            Opts::new(
+                "cx_pra_days_until_expiry",
+                "Days until the PRA clearance ends (end of its expiration date in CX_REPORT_TZ); negative once expired",
+            ),
+            &["instrument", "version"],
+        )
+        .expect("metric");
         for c in [
             Box::new(http_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(responses.clone()),
             Box::new(writer_batch.clone()),
             Box::new(queue_depth.clone()),
             Box::new(export_failures.clone()),
+            Box::new(pool_connections.clone()),
+            Box::new(pool_wait.clone()),
+            Box::new(pool_timeouts.clone()),
+            Box::new(outbox_invitations.clone()),
+            Box::new(outbox_failures.clone()),
+            Box::new(pra_days.clone()),
         ] {
             registry.register(c).expect("register metric");
         }
+        // process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds, … (Linux).
+        #[cfg(target_os = "linux")]
+        registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("register process metrics");
         Metrics {
             registry,
             http_requests,
@@ -80,6 +156,12 @@ pub fn metrics() -> &'static Metrics {
             writer_batch,
             queue_depth,
             export_failures,
+            pool_connections,
+            pool_wait,
+            pool_timeouts,
+            outbox_invitations,
+            outbox_failures,
+            pra_days,
         }
     })
 }

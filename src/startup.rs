@@ -179,7 +179,11 @@ impl Application {
                     let method = req.method().to_string();
                     let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
                     // The id in every log line of this request, handed back for support tickets.
-                    let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
+                    let request_id = req
+                        .extensions()
+                        .get::<crate::telemetry::LoggedRequestId>()
+                        .map(|id| id.0.clone())
+                        .or_else(|| req.extensions().get::<RequestId>().map(|id| id.to_string()));
                     srv.call(req).map(move |mut res| {
                         if let Ok(r) = &mut res {
                             if let Some(v) =
