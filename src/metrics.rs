@@ -142,6 +142,13 @@ pub fn metrics() -> &'static Metrics {
         ] {
             registry.register(c).expect("register metric");
         }
+        // Shown from the start at 0, so a rate() has a baseline before the first one happens.
+        for kind in ["temporary", "permanent"] {
+            outbox_failures.with_label_values(&[kind]);
+        }
+        for pool in ["main", "export"] {
+            pool_timeouts.with_label_values(&[pool]);
+        }
         // process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds, … (Linux).
         #[cfg(target_os = "linux")]
         registry
