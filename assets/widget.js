@@ -156,10 +156,20 @@
       return isNaN(t) ? null : Math.max(0, (t - Date.now()) / 1000);
     }
 
+    // Jittered, so the pages an outage held back do not all resend in the same second after it:
+    // Retry-After is a floor with up to a fifth (1 s at least, 60 s at most) added; without
+    // it, "equal jitter" on the doubling backoff (between half of it and all of it).
     function schedule(id, attempts, ra) {
       clearTimeout(timers[id]);
       var secs = retryAfter(ra);
-      var delay = secs !== null ? Math.min(secs, 3600) : Math.min(60, Math.pow(2, Math.max(0, attempts - 1)));
+      var delay;
+      if (secs !== null) {
+        secs = Math.min(secs, 3600);
+        delay = secs + Math.random() * Math.min(60, Math.max(1, secs / 5));
+      } else {
+        var cap = Math.min(60, Math.pow(2, Math.max(0, attempts - 1)));
+        delay = cap / 2 + Math.random() * (cap / 2);
+      }
       timers[id] = setTimeout(function () { send(id); }, delay * 1000);
     }
 

@@ -249,7 +249,12 @@ fn serve(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, St
                 let method = req.method().to_string();
                 let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
                 // The id in every log line of this request, handed back for support tickets.
-                let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());
+                // A trusted proxy's id when it sent one (telemetry), else ours.
+                let request_id = req
+                    .extensions()
+                    .get::<crate::telemetry::LoggedRequestId>()
+                    .map(|id| id.0.clone())
+                    .or_else(|| req.extensions().get::<RequestId>().map(|id| id.to_string()));
                 srv.call(req).map(move |mut res| {
                     if let Ok(r) = &mut res {
                         if let Some(v) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {

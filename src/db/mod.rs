@@ -180,6 +180,7 @@ pub fn connect_pool(
         .max_size(size.max(2))
         .min_idle(Some(min_idle))
         .connection_timeout(Duration::from_secs(5))
+        .event_handler(Box::new(PoolEvents("main")))
         .build(manager)?;
     let mut conn = pool.get()?;
     if is_read_only(&mut conn) {
@@ -336,5 +337,36 @@ pub fn side_pool(database_url: &str, size: u32) -> Result<Pool, DbSetupError> {
         .max_size(size.max(1))
         .min_idle(Some(0))
         .connection_timeout(Duration::from_secs(5))
+        .event_handler(Box::new(PoolEvents("export")))
         .build_unchecked(ConnectionManager { url }))
+}
+
+/// Counts every checkout's wait and every timeout of the pool it names into the metrics.
+#[derive(Debug)]
+struct PoolEvents(&'static str);
+
+impl r2d2::HandleEvent for PoolEvents {
+    fn handle_checkout(&self, event: r2d2::event::CheckoutEvent) {
+        crate::metrics::metrics()
+            .pool_wait
+            .with_label_values(&[self.0])
+            .observe(event.duration().as_secs_f64());
+    }
+
+    fn handle_timeout(&self, _event: r2d2::event::TimeoutEvent) {
+        crate::metrics::metrics()
+            .pool_timeouts
+            .with_label_values(&[self.0])
+            .inc();
+    }
+}
+
+/// Sets the pool gauges from `pool`'s state now (at scrape time).
+pub fn observe_pool(name: &str, pool: &Pool) {
+    let state = pool.state();
+    let g = &crate::metrics::metrics().pool_connections;
+    g.with_label_values(&[name, "idle"])
+        .set(i64::from(state.idle_connections));
+    g.with_label_values(&[name, "in_use"])
+        .set(i64::from(state.connections - state.idle_connections));
 }

@@ -1,7 +1,7 @@
 //! The outbox worker: claims due invitations with a lease (`FOR UPDATE SKIP LOCKED` on
 //! PostgreSQL, so several instances never claim the same one), sends them over pooled SMTP,
 //! then records the outcome: sent (the address is erased), retry later (temporary failure,
-//! exponential backoff), or failed (permanent `5xx`, with the reason).
+//! exponential backoff with jitter), or failed (permanent `5xx`, with the reason).
 
 use secrecy::ExposeSecret;
 use std::collections::HashMap;
@@ -272,6 +272,15 @@ impl Outbox {
             Err(e) => {
                 // Servers echo the recipient in their replies; the reason is kept without it.
                 let why = scrub(&e.to_string(), email);
+                let kind = if e.is_permanent() {
+                    "permanent"
+                } else {
+                    "temporary"
+                };
+                crate::metrics::metrics()
+                    .outbox_failures
+                    .with_label_values(&[kind])
+                    .inc();
                 if e.is_permanent() {
                     Outcome::Failed(why)
                 } else if c.attempts >= MAX_ATTEMPTS {
@@ -282,6 +291,44 @@ impl Outbox {
             }
         }
     }
+}
+
+/// The longest wait before a retry.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(3600);
+
+/// How long to wait before attempt `attempts + 1`: `base` doubling per attempt up to
+/// `MAX_RETRY_WAIT`, with "equal jitter" (half of it fixed, half `unit` ∈ [0, 1) of it), so the
+/// invitations an outage held back do not all come due in the same second afterwards.
+fn retry_wait(base: Duration, attempts: i32, unit: f64) -> Duration {
+    let factor = 2u32.saturating_pow((attempts - 1).clamp(0, 20) as u32);
+    let cap = base.saturating_mul(factor).min(MAX_RETRY_WAIT);
+    cap / 2 + (cap / 2).mul_f64(unit.clamp(0.0, 1.0))
+}
+
+/// Invitations still to deliver by state: `queued` (never tried), `retrying` (queued again
+/// after a temporary failure) and `sending` (claimed). Reads only those states through the
+/// `invitations_due` index, not the history of sent ones.
+pub fn depth(c: &mut AnyConnection) -> QueryResult<Vec<(String, i64)>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        state: String,
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT CASE WHEN status = 'queued' AND attempts > 0 THEN 'retrying' ELSE status END \
+         AS state, COUNT(*) AS n FROM invitations WHERE status IN ('queued', 'sending') \
+         GROUP BY 1",
+    )
+    .load(c)?;
+    Ok(["queued", "retrying", "sending"]
+        .iter()
+        .map(|s| {
+            let n = rows.iter().find(|r| r.state == *s).map_or(0, |r| r.n);
+            (s.to_string(), n)
+        })
+        .collect())
 }
 
 fn scrub(text: &str, email: &str) -> String {
@@ -370,8 +417,7 @@ fn record(
                     ))
                     .execute(c)?,
                 Outcome::Retry(why) => {
-                    let factor = 2u32.saturating_pow((cl.attempts - 1).clamp(0, 20) as u32);
-                    let wait = base.saturating_mul(factor).min(Duration::from_secs(3600));
+                    let wait = retry_wait(base, cl.attempts, rand::random::<f64>());
                     let next = now + chrono::Duration::from_std(wait).unwrap_or_default();
                     diesel::update(mine)
                         .set((
@@ -427,7 +473,31 @@ fn tls_with_extra_root(
 
 #[cfg(test)]
 mod tests {
-    use super::scrub;
+    use super::{retry_wait, scrub, MAX_RETRY_WAIT};
+    use std::time::Duration;
+
+    #[test]
+    fn retry_waits_double_with_equal_jitter() {
+        let base = Duration::from_secs(30);
+        for attempts in [0, 1, 2, 5, 8, 25, i32::MAX] {
+            let factor = 2u32.saturating_pow((attempts - 1).clamp(0, 20) as u32);
+            let cap = base.saturating_mul(factor).min(MAX_RETRY_WAIT);
+            let lo = retry_wait(base, attempts, 0.0);
+            let hi = retry_wait(base, attempts, 0.999_999);
+            assert_eq!(lo, cap / 2, "attempt {attempts}");
+            assert!(hi <= cap && hi > cap * 9 / 10, "attempt {attempts}: {hi:?}");
+            for _ in 0..100 {
+                let w = retry_wait(base, attempts, rand::random::<f64>());
+                assert!(lo <= w && w <= cap, "attempt {attempts}: {w:?}");
+            }
+            // Out-of-range input still stays inside the bounds.
+            assert!(retry_wait(base, attempts, 7.0) <= cap);
+            assert_eq!(retry_wait(base, attempts, -1.0), cap / 2);
+        }
+        assert_eq!(retry_wait(base, 1, 0.0), Duration::from_secs(15));
+        assert_eq!(retry_wait(base, 3, 0.0), Duration::from_secs(60));
+        assert!(retry_wait(base, 25, 0.999) <= MAX_RETRY_WAIT);
+    }
 
     #[test]
     fn reasons_never_keep_the_address() {

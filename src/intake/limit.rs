@@ -103,7 +103,7 @@ pub fn parse_trusted(list: &str) -> Result<Vec<IpNet>, String> {
 pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -> IpAddr {
     // A dual-stack listener sees IPv4 peers as `::ffff:a.b.c.d`.
     let peer = peer.to_canonical();
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    let is_trusted = |ip: &IpAddr| is_trusted_proxy(*ip, trusted);
     if !is_trusted(&peer) {
         return peer;
     }
@@ -121,6 +121,12 @@ pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -
         }
     }
     client
+}
+
+/// Whether `peer` is one of `CX_TRUSTED_PROXIES` (an IPv4-mapped IPv6 peer as its IPv4 address).
+pub fn is_trusted_proxy(peer: IpAddr, trusted: &[IpNet]) -> bool {
+    let peer = peer.to_canonical();
+    trusted.iter().any(|n| n.contains(&peer))
 }
 
 /// One `X-Forwarded-For` element: an address, optionally with a port (`1.2.3.4:5678`) or in

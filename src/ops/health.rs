@@ -36,8 +36,30 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
+/// Prometheus' text format. The gauges that describe now (queue, pools, outbox, PRA) are set
+/// here, at scrape time; the outbox count is one indexed query over the undelivered states.
 pub async fn metrics_text(state: web::Data<AppState>) -> HttpResponse {
-    metrics().queue_depth.set(state.writer.queue_len() as i64);
+    let m = metrics();
+    m.queue_depth.set(state.writer.queue_len() as i64);
+    crate::db::observe_pool("main", &state.pool);
+    crate::db::observe_pool("export", &state.export_pool);
+    let now = chrono::Utc::now();
+    for ins in state.defs.instruments.values().flatten() {
+        let ends =
+            crate::survey::pra::clearance_ends(ins.pra.expiration_date, state.settings.report_tz);
+        m.pra_days
+            .with_label_values(&[ins.id.as_str(), &ins.version.to_string()])
+            .set((ends - now).num_seconds() as f64 / 86_400.0);
+    }
+    match state.db(|c| Ok(crate::email::outbox::depth(c)?)).await {
+        Ok(depth) => {
+            for (s, n) in depth {
+                m.outbox_invitations.with_label_values(&[s.as_str()]).set(n);
+            }
+        }
+        // The other metrics are still worth serving; the stale gauge stays as it was.
+        Err(e) => tracing::warn!(error = %e, "metrics: could not count the outbox"),
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(crate::metrics::render())

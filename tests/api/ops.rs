@@ -7,8 +7,141 @@ use crate::on_both;
 
 on_both!(
     operations_endpoints,
-    graceful_shutdown_commits_in_flight_responses
+    graceful_shutdown_commits_in_flight_responses,
+    operator_metrics,
+    request_ids_from_trusted_proxies_only
 );
+
+/// The value of the sample `series` (name with its labels, as printed) in a /metrics text.
+fn sample(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+async fn operator_metrics(b: Backend) {
+    let app = spawn_app(b).await;
+    let dep = app.deployment("a11-v2-likert").await;
+    let list: Vec<Value> = (0..3)
+        .map(|i| serde_json::json!({"email": format!("m{i}@example.com"), "transaction_id": format!("t-{i}")}))
+        .collect();
+    let r = app
+        .as_agency(&app.key)
+        .post(
+            &format!("/api/v1/admin/deployments/{dep}/invitations"),
+            serde_json::json!(list),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let m = app.get("/metrics").await.text().await.unwrap();
+    // No SMTP relay is configured: the invitations wait in the outbox.
+    assert_eq!(sample(&m, "cx_outbox_invitations{state=\"queued\"}"), 3.0);
+    assert_eq!(sample(&m, "cx_outbox_invitations{state=\"retrying\"}"), 0.0);
+    assert_eq!(sample(&m, "cx_outbox_invitations{state=\"sending\"}"), 0.0);
+    for kind in ["temporary", "permanent"] {
+        assert!(
+            sample(
+                &m,
+                &format!("cx_outbox_delivery_failures_total{{kind=\"{kind}\"}}")
+            ) >= 0.0
+        );
+    }
+    for pool in ["main", "export"] {
+        let idle = sample(
+            &m,
+            &format!("cx_db_pool_connections{{pool=\"{pool}\",state=\"idle\"}}"),
+        );
+        let used = sample(
+            &m,
+            &format!("cx_db_pool_connections{{pool=\"{pool}\",state=\"in_use\"}}"),
+        );
+        assert!(
+            idle >= 0.0 && used >= 0.0 && idle + used <= 64.0,
+            "{pool}: {idle} {used}"
+        );
+        assert!(sample(&m, &format!("cx_db_pool_timeouts_total{{pool=\"{pool}\"}}")) >= 0.0);
+    }
+    // The main pool answered every request above.
+    assert!(sample(&m, "cx_db_pool_connections{pool=\"main\",state=\"idle\"}") >= 1.0);
+    assert!(sample(&m, "cx_db_pool_wait_seconds_count{pool=\"main\"}") >= 1.0);
+    // The shipped instruments expire at the end of 2028-01-31 in the report time zone.
+    let tz: chrono_tz::Tz = "America/New_York".parse().unwrap();
+    let ends = cx_survey::survey::pra::clearance_ends(
+        chrono::NaiveDate::from_ymd_opt(2028, 1, 31).unwrap(),
+        tz,
+    );
+    let want = (ends - chrono::Utc::now()).num_seconds() as f64 / 86_400.0;
+    for ins in ["a11-v1", "a11-v2-likert", "a11-v2-thumbs"] {
+        let days = sample(
+            &m,
+            &format!("cx_pra_days_until_expiry{{instrument=\"{ins}\",version=\"1\"}}"),
+        );
+        assert!(
+            (days - want).abs() < 1.0,
+            "{ins}: {days} days, about {want} expected"
+        );
+    }
+    assert!(sample(&m, "process_resident_memory_bytes") > 0.0);
+    assert!(sample(&m, "process_open_fds") > 0.0);
+    assert!(sample(&m, "process_cpu_seconds_total") >= 0.0);
+}
+
+async fn request_ids_from_trusted_proxies_only(b: Backend) {
+    let get = |app: &TestApp, header: (&'static str, String)| {
+        let req = app
+            .client
+            .get(app.url("/healthz"))
+            .header(header.0, header.1);
+        async move {
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            r.headers()["x-request-id"].to_str().unwrap().to_string()
+        }
+    };
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let traceparent = format!("00-{trace}-00f067aa0ba902b7-01");
+    // The test client connects from 127.0.0.1: a trusted proxy here.
+    let proxied = spawn_with(
+        b,
+        Options {
+            trusted_proxies: "127.0.0.1/32",
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        get(&proxied, ("x-request-id", "lb-7f3a:42".into())).await,
+        "lb-7f3a:42"
+    );
+    assert_eq!(
+        get(&proxied, ("traceparent", traceparent.clone())).await,
+        trace
+    );
+    // Not sane: a fresh id instead.
+    let fresh = get(&proxied, ("x-request-id", "x".repeat(129))).await;
+    assert!(uuid::Uuid::parse_str(&fresh).is_ok(), "{fresh}");
+    let fresh = get(
+        &proxied,
+        (
+            "traceparent",
+            format!("00-{}-00f067aa0ba902b7-01", "0".repeat(32)),
+        ),
+    )
+    .await;
+    assert!(uuid::Uuid::parse_str(&fresh).is_ok(), "{fresh}");
+    // From anyone else the headers are ignored.
+    let direct = spawn_app(b).await;
+    for h in [
+        ("x-request-id", "lb-7f3a:42".to_string()),
+        ("traceparent", traceparent),
+    ] {
+        let id = get(&direct, h).await;
+        assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+    }
+}
 
 async fn operations_endpoints(b: Backend) {
     let app = spawn_app(b).await;
