@@ -14,6 +14,7 @@ on_both!(
     concurrent_patches_with_one_tag_one_wins,
     unknown_routes_and_wrong_methods_are_problems,
     problem_types_resolve,
+    openapi_documents_the_conventions,
 );
 
 fn location(r: &reqwest::Response) -> String {
@@ -371,4 +372,61 @@ async fn problem_types_resolve(b: Backend) {
     let r = app.get("/problems/no-such-problem").await;
     assert_eq!(r.status(), 404);
     problem(r).await;
+}
+
+async fn openapi_documents_the_conventions(b: Backend) {
+    let app = spawn_app(b).await;
+    let doc: Value = app.get("/openapi.json").await.json().await.unwrap();
+    let mut created = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if let Some(r) = op["responses"].get("201") {
+                created += 1;
+                assert!(
+                    r["headers"].get("Location").is_some(),
+                    "{method} {path}: 201 without Location"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        created, 5,
+        "hisps, services, deployments, responses, import"
+    );
+    for (path, list) in [
+        ("/api/v1/admin/hisps", "HispList"),
+        ("/api/v1/admin/services", "ServiceList"),
+        ("/api/v1/admin/deployments", "DeploymentList"),
+    ] {
+        let op = &doc["paths"][path]["get"];
+        let params: Vec<&str> = op["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(params, ["limit", "after"], "{path}");
+        assert_eq!(op["parameters"][0]["schema"]["maximum"], 500, "{path}");
+        assert!(
+            op["responses"]["200"]["headers"].get("Link").is_some(),
+            "{path}"
+        );
+        assert!(op["responses"].get("422").is_some(), "{path}");
+        assert!(doc["components"]["schemas"][list]["properties"]
+            .get("next")
+            .is_some());
+    }
+    let dep = &doc["paths"]["/api/v1/admin/deployments/{id}"];
+    assert!(dep["get"]["responses"]["200"]["headers"]
+        .get("ETag")
+        .is_some());
+    assert!(dep["patch"]["responses"]["200"]["headers"]
+        .get("ETag")
+        .is_some());
+    assert!(dep["patch"]["responses"].get("412").is_some());
+    assert!(dep["patch"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["name"] == "If-Match" && p["in"] == "header"));
 }
