@@ -183,6 +183,15 @@ async fn admin_lists_page_by_cursor(b: Backend) {
     }
 }
 
+async fn read(app: &crate::helpers::TestApp, path: &str) -> Value {
+    app.as_agency(&app.key)
+        .get(path)
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn etag_of(app: &crate::helpers::TestApp, path: &str) -> String {
     let r = app.as_agency(&app.key).get(path).await;
     assert_eq!(r.status(), 200);
@@ -236,13 +245,7 @@ async fn deployment_patch_honours_if_match(b: Backend) {
     assert_eq!(r.status(), 412);
     let p = problem(r).await;
     assert_eq!(p["type"], "/problems/precondition-failed");
-    let v: Value = app
-        .as_agency(&app.key)
-        .get(&path)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v = read(&app, &path).await;
     assert_eq!(v["transaction_point"], "A's");
     assert_eq!(v["status"], "open");
     assert_eq!(etag_of(&app, &path).await, t2);
@@ -292,13 +295,7 @@ async fn concurrent_patches_with_one_tag_one_wins(b: Backend) {
         codes.sort();
         assert_eq!(codes, [200, 412], "round {round}");
         let winner = if r1.status() == 200 { "one" } else { "two" };
-        let v: Value = app
-            .as_agency(&app.key)
-            .get(&path)
-            .await
-            .json()
-            .await
-            .unwrap();
+        let v = read(&app, &path).await;
         assert_eq!(v["transaction_point"], format!("{winner} {round}"));
     }
 }
