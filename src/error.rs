@@ -43,6 +43,40 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
 }
 
+/// Where the problem types are documented: `GET /problems/{slug}` on this service.
+pub const PROBLEM_PATH: &str = "/problems";
+
+/// Every problem type the API sends, as `(slug, title, what it means and what to do)`: the text
+/// of its page at `/problems/{slug}`.
+pub const PROBLEM_TYPES: &[(&str, &str, &str)] = &[
+    ("validation", "Invalid fields",
+     "The request has fields that are missing, malformed or out of range. The errors list names each field (a dotted path) with what is wrong; for uploaded files, also the line. Correct the fields and send the request again."),
+    ("bad-request", "Bad request",
+     "The request cannot be read, e.g. a body that is not JSON. The detail says what was wrong."),
+    ("not-found", "Not found",
+     "No such resource, or it belongs to another agency, or no such route. Check the id or the path."),
+    ("gone", "Gone",
+     "The deployment is closed or its instrument's PRA clearance expired: it no longer takes answers."),
+    ("forbidden", "Forbidden",
+     "The request is not allowed: e.g. an origin not allowed for the deployment, or an invitation-only deployment answered without an invitation."),
+    ("unauthorized", "Unauthorized",
+     "The admin API needs a valid API key in Authorization: Bearer <key>; the key was missing, wrong or revoked."),
+    ("conflict", "Conflict",
+     "The request conflicts with stored state: a slug already taken, or a deployment declared in a registry file (change it there). The errors list names the field."),
+    ("method-not-allowed", "Method not allowed",
+     "The path exists but does not take this HTTP method. See /openapi.json for the methods of each path."),
+    ("precondition-failed", "Precondition failed",
+     "The If-Match tag no longer matches the resource: someone changed it since you read it. Nothing was changed. GET the resource again (for its new ETag), reapply your change and send it with the new tag."),
+    ("payload-too-large", "Payload too large",
+     "The request body is larger than the route accepts; the detail gives the limit."),
+    ("rate-limited", "Too many requests",
+     "Too many submissions from this address. Retry after the number of seconds in Retry-After."),
+    ("unavailable", "Service unavailable",
+     "The database is unavailable or busy. Retry after the number of seconds in Retry-After."),
+    ("internal", "Internal error",
+     "Something failed inside the service; the details are in its log, not in the answer. Retry later or tell the operators."),
+];
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("the request has invalid fields")]
@@ -59,6 +93,10 @@ pub enum ApiError {
     Unauthorized,
     #[error("{detail}")]
     Conflict { field: String, detail: String },
+    #[error("this method is not allowed on this resource")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    PreconditionFailed(String),
     #[error("the request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
     #[error("too many submissions from this address; retry after {0} s")]
@@ -78,6 +116,12 @@ impl ApiError {
         ApiError::Internal(e.to_string())
     }
 
+    /// The problem `type` this error is sent with: a relative URI, `/problems/{slug}`, served
+    /// by this service (see [`PROBLEM_TYPES`]).
+    pub fn type_uri(&self) -> String {
+        format!("{PROBLEM_PATH}/{}", self.slug())
+    }
+
     fn slug(&self) -> &'static str {
         match self {
             ApiError::Invalid(_) => "validation",
@@ -87,6 +131,8 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::Unauthorized => "unauthorized",
             ApiError::Conflict { .. } => "conflict",
+            ApiError::MethodNotAllowed => "method-not-allowed",
+            ApiError::PreconditionFailed(_) => "precondition-failed",
             ApiError::PayloadTooLarge(_) => "payload-too-large",
             ApiError::RateLimited(_) => "rate-limited",
             ApiError::Unavailable { .. } => "unavailable",
@@ -131,6 +177,8 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -154,7 +202,7 @@ impl ResponseError for ApiError {
             other => Some(other.to_string()),
         };
         let body = Problem {
-            type_: format!("https://cx-survey.dev/problems/{}", self.slug()),
+            type_: self.type_uri(),
             title: status.canonical_reason().unwrap_or("Error").to_string(),
             status: status.as_u16(),
             detail,

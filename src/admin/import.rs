@@ -31,7 +31,7 @@ const MAX_ERRORS: usize = 100;
     params(("id" = String, Path)),
     request_body(content = String, content_type = "text/csv", description = "OMB upload header + submitted_at; \
         a submitted_at in the future or after the instrument's PRA clearance ended (end of its expiration date in CX_REPORT_TZ) refuses the file"),
-    responses((status = 201, body = Imported), (status = 404, body = crate::error::Problem),
+    responses((status = 201, body = Imported, headers(("Location" = String, description = "The deployment's responses in the export: /api/v1/admin/responses?deployment={id}&format=json"))), (status = 404, body = crate::error::Problem),
               (status = 413, body = crate::error::Problem), (status = 415, body = crate::error::Problem),
               (status = 422, body = crate::error::Problem, description = "every bad row, each with its line (where the row starts); nothing stored")))]
 pub async fn import_responses(
@@ -64,7 +64,15 @@ pub async fn import_responses(
     let rows = parse_csv(&body, ins, &deployment, state.settings.report_tz)?;
     let count = rows.len();
     state.db(move |c| store(c, rows)).await?;
-    Ok(HttpResponse::Created().json(Imported { imported: count }))
+    Ok(HttpResponse::Created()
+        .insert_header((
+            header::LOCATION,
+            format!(
+                "/api/v1/admin/responses?deployment={}&format=json",
+                deployment.id
+            ),
+        ))
+        .json(Imported { imported: count }))
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]

@@ -3,6 +3,7 @@
 
 pub mod import;
 pub mod invitations;
+pub mod page;
 pub mod reports;
 pub mod responses;
 pub mod structure;
@@ -25,32 +26,48 @@ use crate::registry;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use structure::*;
+    use web::{get, patch, post, put, resource};
+    // One resource per path, so a known path asked with another method answers `405`.
     cfg.service(
         web::scope("/api/v1/admin")
-            .route("/hisps", web::post().to(create_hisp))
-            .route("/hisps", web::get().to(list_hisps))
-            .route("/services", web::post().to(create_service))
-            .route("/services", web::get().to(list_services))
-            .route(
-                "/services/{service}/volumes/{fiscal_year}/{quarter}",
-                web::put().to(put_volume),
+            .service(
+                resource("/hisps")
+                    .route(post().to(create_hisp))
+                    .route(get().to(list_hisps)),
             )
-            .route("/deployments", web::post().to(create_deployment))
-            .route("/deployments", web::get().to(list_deployments))
-            .route("/deployments/{id}", web::get().to(get_deployment))
-            .route("/deployments/{id}", web::patch().to(update_deployment))
-            .route(
-                "/deployments/{id}/responses/import",
-                web::post().to(import::import_responses),
+            .service(resource("/hisps/{slug}").route(get().to(get_hisp)))
+            .service(
+                resource("/services")
+                    .route(post().to(create_service))
+                    .route(get().to(list_services)),
             )
-            .route(
-                "/deployments/{id}/invitations",
-                web::post().to(invitations::create_invitations),
+            .service(resource("/services/{slug}").route(get().to(get_service)))
+            .service(
+                resource("/services/{service}/volumes/{fiscal_year}/{quarter}")
+                    .route(put().to(put_volume)),
             )
-            .route("/responses", web::get().to(responses::export))
-            .route("/responses/{id}", web::patch().to(responses::triage))
-            .route("/responses/{id}/audit", web::get().to(responses::audit))
-            .route("/reports/quarterly", web::get().to(reports::quarterly)),
+            .service(
+                resource("/deployments")
+                    .route(post().to(create_deployment))
+                    .route(get().to(list_deployments)),
+            )
+            .service(
+                resource("/deployments/{id}")
+                    .route(get().to(get_deployment))
+                    .route(patch().to(update_deployment)),
+            )
+            .service(
+                resource("/deployments/{id}/responses/import")
+                    .route(post().to(import::import_responses)),
+            )
+            .service(
+                resource("/deployments/{id}/invitations")
+                    .route(post().to(invitations::create_invitations)),
+            )
+            .service(resource("/responses").route(get().to(responses::export)))
+            .service(resource("/responses/{id}").route(patch().to(responses::triage)))
+            .service(resource("/responses/{id}/audit").route(get().to(responses::audit)))
+            .service(resource("/reports/quarterly").route(get().to(reports::quarterly))),
     );
 }
 

@@ -1,5 +1,6 @@
 //! HISPs, services, deployments and operational volumes of the caller's agency.
 
+use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -7,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::{Validate, ValidationError};
 
+use super::page::{self, PageQuery, PageRequest};
 use super::{validate, AdminKey};
 use crate::app::AppState;
 use crate::body::json_body;
@@ -62,8 +64,17 @@ impl From<Hisp> for HispOut {
     }
 }
 
+/// `201 Created` with `body` and `Location: location`.
+fn created<B: Serialize>(location: String, body: &B) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .json(body)
+}
+
+const ADMIN: &str = "/api/v1/admin";
+
 #[utoipa::path(post, path = "/api/v1/admin/hisps", tag = "admin", security(("bearer" = [])), request_body = NewHisp,
-    responses((status = 201, body = HispOut), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+    responses((status = 201, body = HispOut, headers(("Location" = String, description = "The new HISP: /api/v1/admin/hisps/{slug}"))), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn create_hisp(
     state: web::Data<AppState>,
     key: AdminKey,
@@ -75,26 +86,60 @@ pub async fn create_hisp(
     let h = state
         .db(move |c| registry::create_hisp(c, &key.agency_id, &body.slug, body.name.trim()))
         .await?;
-    Ok(HttpResponse::Created().json(HispOut::from(h)))
+    Ok(created(
+        format!("{ADMIN}/hisps/{}", h.slug),
+        &HispOut::from(h),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/hisps/{slug}", tag = "admin", security(("bearer" = [])),
+    params(("slug" = String, Path, description = "HISP slug")),
+    responses((status = 200, body = HispOut), (status = 404, body = crate::error::Problem)))]
+pub async fn get_hisp(
+    state: web::Data<AppState>,
+    key: AdminKey,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let slug = path.into_inner();
+    let h = state
+        .db(move |c| {
+            registry::find_hisp(c, &key.agency_id, &slug)?.ok_or(ApiError::NotFound("HISP"))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(HispOut::from(h)))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/hisps", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = HispList)))]
+    params(PageQuery),
+    responses((status = 200, body = HispList, headers(("Link" = String, description = "`<next>; rel=\"next\"` while another page follows"))),
+              (status = 422, body = crate::error::Problem, description = "A bad `limit` or `after`")))]
 pub async fn list_hisps(
     state: web::Data<AppState>,
     key: AdminKey,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let list = state
-        .db(move |c| Ok(registry::list_hisps(c, &key.agency_id)?))
+    let pr = PageRequest::from_request(&req)?;
+    let (after, n) = (pr.after.clone(), pr.fetch());
+    let mut list = state
+        .db(move |c| Ok(registry::list_hisps(c, &key.agency_id, after, n)?))
         .await?;
+    let next = pr.finish(&mut list, req.path(), |h| (h.slug.clone(), h.id.clone()));
     let out: Vec<HispOut> = list.into_iter().map(HispOut::from).collect();
-    Ok(HttpResponse::Ok().json(HispList { hisps: out }))
+    Ok(page::respond(
+        &HispList {
+            hisps: out,
+            next: next.clone(),
+        },
+        next.as_deref(),
+    ))
 }
 
-/// The agency's HISPs, by slug.
+/// One page of the agency's HISPs, by slug.
 #[derive(Serialize, ToSchema)]
 pub struct HispList {
     pub hisps: Vec<HispOut>,
+    /// The next page's path with its query, or null on the last page.
+    pub next: Option<String>,
 }
 
 #[derive(Deserialize, Validate, ToSchema)]
@@ -152,7 +197,7 @@ fn check_channels(channels: &[String]) -> Vec<FieldError> {
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/services", tag = "admin", security(("bearer" = [])), request_body = NewService,
-    responses((status = 201, body = ServiceOut), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+    responses((status = 201, body = ServiceOut, headers(("Location" = String, description = "The new service: /api/v1/admin/services/{slug}"))), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn create_service(
     state: web::Data<AppState>,
     key: AdminKey,
@@ -175,26 +220,65 @@ pub async fn create_service(
             Ok(service_out(s, hisp.slug))
         })
         .await?;
-    Ok(HttpResponse::Created().json(out))
+    Ok(created(format!("{ADMIN}/services/{}", out.slug), &out))
+}
+
+#[utoipa::path(get, path = "/api/v1/admin/services/{slug}", tag = "admin", security(("bearer" = [])),
+    params(("slug" = String, Path, description = "Service slug")),
+    responses((status = 200, body = ServiceOut), (status = 404, body = crate::error::Problem)))]
+pub async fn get_service(
+    state: web::Data<AppState>,
+    key: AdminKey,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let slug = path.into_inner();
+    let out = state
+        .db(move |c| {
+            let s = registry::find_service(c, &key.agency_id, &slug)?
+                .ok_or(ApiError::NotFound("service"))?;
+            let hisp = crate::db::schema::hisps::table
+                .find(&s.hisp_id)
+                .select(crate::db::schema::hisps::slug)
+                .first::<String>(c)?;
+            Ok(service_out(s, hisp))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(out))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/services", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = ServiceList)))]
+    params(PageQuery),
+    responses((status = 200, body = ServiceList, headers(("Link" = String, description = "`<next>; rel=\"next\"` while another page follows"))),
+              (status = 422, body = crate::error::Problem, description = "A bad `limit` or `after`")))]
 pub async fn list_services(
     state: web::Data<AppState>,
     key: AdminKey,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let list = state
-        .db(move |c| Ok(registry::list_services(c, &key.agency_id)?))
+    let pr = PageRequest::from_request(&req)?;
+    let (after, n) = (pr.after.clone(), pr.fetch());
+    let mut list = state
+        .db(move |c| Ok(registry::list_services(c, &key.agency_id, after, n)?))
         .await?;
+    let next = pr.finish(&mut list, req.path(), |(s, _)| {
+        (s.slug.clone(), s.id.clone())
+    });
     let out: Vec<ServiceOut> = list.into_iter().map(|(s, h)| service_out(s, h)).collect();
-    Ok(HttpResponse::Ok().json(ServiceList { services: out }))
+    Ok(page::respond(
+        &ServiceList {
+            services: out,
+            next: next.clone(),
+        },
+        next.as_deref(),
+    ))
 }
 
-/// The agency's services, by slug.
+/// One page of the agency's services, by slug.
 #[derive(Serialize, ToSchema)]
 pub struct ServiceList {
     pub services: Vec<ServiceOut>,
+    /// The next page's path with its query, or null on the last page.
+    pub next: Option<String>,
 }
 
 #[derive(Deserialize, Validate, ToSchema)]
@@ -282,7 +366,8 @@ fn parse_origins(list: &[String]) -> Result<Vec<String>, Vec<FieldError>> {
 }
 
 #[utoipa::path(post, path = "/api/v1/admin/deployments", tag = "admin", security(("bearer" = [])), request_body = NewDeployment,
-    responses((status = 201, body = DeploymentOut), (status = 422, body = crate::error::Problem)))]
+    responses((status = 201, body = DeploymentOut, headers(("Location" = String, description = "The new deployment: /api/v1/admin/deployments/{id}"),
+                                                            ("ETag" = String, description = "The deployment's version, for If-Match"))), (status = 422, body = crate::error::Problem)))]
 pub async fn create_deployment(
     state: web::Data<AppState>,
     key: AdminKey,
@@ -352,32 +437,74 @@ pub async fn create_deployment(
                 managed_by: None,
             };
             registry::insert_deployment(c, &d)?;
-            Ok(deployment_out(&st, d, service.slug))
+            let tag = etag(&d);
+            Ok((tag, deployment_out(&st, d, service.slug)))
         })
         .await?;
-    Ok(HttpResponse::Created().json(out))
+    let (tag, out) = out;
+    let mut r = HttpResponse::Created();
+    r.insert_header((header::LOCATION, format!("{ADMIN}/deployments/{}", out.id)))
+        .insert_header((header::ETAG, tag));
+    Ok(r.json(out))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/deployments", tag = "admin", security(("bearer" = [])),
-    responses((status = 200, body = DeploymentList)))]
+    params(PageQuery),
+    responses((status = 200, body = DeploymentList, headers(("Link" = String, description = "`<next>; rel=\"next\"` while another page follows"))),
+              (status = 422, body = crate::error::Problem, description = "A bad `limit` or `after`")))]
 pub async fn list_deployments(
     state: web::Data<AppState>,
     key: AdminKey,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let list = state
-        .db(move |c| Ok(registry::list_deployments(c, &key.agency_id)?))
+    let pr = PageRequest::from_request(&req)?;
+    let after = match &pr.after {
+        Some((k, id)) => Some((page::parse_time_key(k)?, id.clone())),
+        None => None,
+    };
+    let n = pr.fetch();
+    let mut list = state
+        .db(move |c| Ok(registry::list_deployments(c, &key.agency_id, after, n)?))
         .await?;
+    let next = pr.finish(&mut list, req.path(), |(d, _)| {
+        (page::time_key(&d.created_at), d.id.clone())
+    });
     let out: Vec<DeploymentOut> = list
         .into_iter()
         .map(|(d, s)| deployment_out(&state, d, s))
         .collect();
-    Ok(HttpResponse::Ok().json(DeploymentList { deployments: out }))
+    Ok(page::respond(
+        &DeploymentList {
+            deployments: out,
+            next: next.clone(),
+        },
+        next.as_deref(),
+    ))
 }
 
-/// The agency's deployments, oldest first.
+/// One page of the agency's deployments, oldest first.
 #[derive(Serialize, ToSchema)]
 pub struct DeploymentList {
     pub deployments: Vec<DeploymentOut>,
+    /// The next page's path with its query, or null on the last page.
+    pub next: Option<String>,
+}
+
+/// A deployment's entity tag: a strong tag of its id and `updated_at` (which every change moves
+/// forward), hashed so it says nothing of either.
+pub fn etag(d: &Deployment) -> String {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(format!("{}|{}", d.id, page::time_key(&d.updated_at)).as_bytes());
+    format!("\"{}\"", hex::encode(&h[..12]))
+}
+
+/// Whether an `If-Match` header value lets a change to the version tagged `current` through:
+/// `*`, or a list naming it (strong comparison: a weak `W/` tag never matches).
+fn if_match_allows(header: &str, current: &str) -> bool {
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t == current)
 }
 
 async fn owned_deployment(
@@ -401,14 +528,17 @@ async fn owned_deployment(
 
 #[utoipa::path(get, path = "/api/v1/admin/deployments/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "Deployment id")),
-    responses((status = 200, body = DeploymentOut), (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = DeploymentOut, headers(("ETag" = String, description = "The deployment's version: send it as If-Match with a PATCH"))),
+              (status = 404, body = crate::error::Problem)))]
 pub async fn get_deployment(
     state: web::Data<AppState>,
     key: AdminKey,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let (d, s) = owned_deployment(&state, &key, &path).await?;
-    Ok(HttpResponse::Ok().json(deployment_out(&state, d, s)))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(&d)))
+        .json(deployment_out(&state, d, s)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -423,9 +553,13 @@ pub struct DeploymentPatch {
 }
 
 #[utoipa::path(patch, path = "/api/v1/admin/deployments/{id}", tag = "admin", security(("bearer" = [])), request_body = DeploymentPatch,
-    params(("id" = String, Path, description = "Deployment id")),
-    responses((status = 200, body = DeploymentOut), (status = 404, body = crate::error::Problem),
+    params(("id" = String, Path, description = "Deployment id"),
+           ("If-Match" = Option<String>, Header, description = "The ETag of the version this change was made from (optional, recommended): \
+             a stale tag answers 412 and changes nothing. Without it the change applies to whatever is stored.")),
+    responses((status = 200, body = DeploymentOut, headers(("ETag" = String, description = "The changed deployment's version"))),
+              (status = 404, body = crate::error::Problem),
               (status = 409, body = crate::error::Problem, description = "The deployment is declared in a registry file, its source of truth"),
+              (status = 412, body = crate::error::Problem, description = "If-Match names another version: the deployment changed since it was read; nothing was changed"),
               (status = 422, body = crate::error::Problem)))]
 pub async fn update_deployment(
     state: web::Data<AppState>,
@@ -473,13 +607,37 @@ pub async fn update_deployment(
             ),
         });
     }
-    let id = d.id.clone();
+    let if_match = req
+        .headers()
+        .get(header::IF_MATCH)
+        .map(|v| v.to_str().unwrap_or("").to_string());
+    if let Some(h) = &if_match {
+        if !if_match_allows(h, &etag(&d)) {
+            return Err(stale());
+        }
+    }
+    let (id, read_at) = (d.id.clone(), d.updated_at);
+    // Always later than the version read, so every change gets a new tag.
+    let now = db::now().max(read_at + chrono::Duration::microseconds(1));
+    let checked = if_match.is_some();
     state
         .db(move |c| {
             use crate::db::schema::deployments as t;
-            c.transaction::<_, diesel::result::Error, _>(|c| {
+            c.transaction::<_, ApiError, _>(|c| {
+                // First, and conditional: a change committed since the read (another editor's)
+                // makes this match no row, and the whole change is refused. The row lock (or
+                // SQLite's write lock) taken here holds off a concurrent PATCH until commit.
+                let mut bump = diesel::update(t::table.find(&id)).into_boxed();
+                if checked {
+                    bump = bump.filter(t::updated_at.eq(read_at));
+                }
+                if bump.set(t::updated_at.eq(now)).execute(c)? == 0 {
+                    return Err(stale());
+                }
                 if let Some(s) = status {
-                    registry::set_deployment_status(c, &id, s)?;
+                    diesel::update(t::table.find(&id))
+                        .set(t::status.eq(s))
+                        .execute(c)?;
                 }
                 if let Some(tp) = &body.transaction_point {
                     diesel::update(t::table.find(&id))
@@ -496,17 +654,21 @@ pub async fn update_deployment(
                         .set(t::allowed_origins.eq(serde_json::to_string(o).unwrap_or_default()))
                         .execute(c)?;
                 }
-                diesel::update(t::table.find(&id))
-                    .set(t::updated_at.eq(db::now()))
-                    .execute(c)?;
                 Ok(())
-            })?;
-            Ok(())
+            })
         })
         .await?;
     state.deployments.forget(&d.id);
     let (d, _) = owned_deployment(&state, &key, &d.id).await?;
-    Ok(HttpResponse::Ok().json(deployment_out(&state, d, slug)))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(&d)))
+        .json(deployment_out(&state, d, slug)))
+}
+
+fn stale() -> ApiError {
+    ApiError::PreconditionFailed(
+        "the deployment changed since this If-Match tag was read; nothing was changed: GET it again and reapply the change".into(),
+    )
 }
 
 #[derive(Deserialize, Validate, ToSchema)]

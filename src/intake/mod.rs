@@ -431,7 +431,8 @@ fn clean_page_url(s: &str) -> Result<String, String> {
 #[utoipa::path(post, path = "/api/v1/deployments/{id}/responses", tag = "public",
     params(("id" = String, Path, description = "Deployment id")),
     request_body(content = Object, description = "{submission_id, answers, locale?, page_url?}"),
-    responses((status = 201, body = Created), (status = 200, body = Created, description = "Already stored"),
+    responses((status = 201, body = Created, headers(("Location" = String, description = "The stored response as the admin API names it: /api/v1/admin/responses/{id}"))),
+              (status = 200, body = Created, description = "Already stored"),
               (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
               (status = 410, body = crate::error::Problem), (status = 413, body = crate::error::Problem),
               (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
@@ -452,7 +453,7 @@ pub async fn submit_response(
         let fake = Created {
             id: uuid::Uuid::now_v7().to_string(),
         };
-        return Ok(HttpResponse::Created().json(fake));
+        return Ok(created(fake));
     }
     let row = NewResponse {
         submission_id: Some(sub.submission_id.to_string()),
@@ -463,13 +464,24 @@ pub async fn submit_response(
     Ok(match state.writer.store_response(row, client).await? {
         Stored::Created(id) => {
             m.responses.with_label_values(&["stored"]).inc();
-            HttpResponse::Created().json(Created { id })
+            created(Created { id })
         }
         Stored::Duplicate(id) => {
             m.responses.with_label_values(&["duplicate"]).inc();
             HttpResponse::Ok().json(Created { id })
         }
     })
+}
+
+/// `201` with the response's id and `Location`: the path the admin API knows it by (triage at
+/// `PATCH`, its audit below it). A bot's fake answer looks the same.
+fn created(c: Created) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("/api/v1/admin/responses/{}", c.id),
+        ))
+        .json(c)
 }
 
 /// Counts one showing of the survey toward `volume_of_customers_provided_survey_opportunity`.

@@ -215,12 +215,28 @@ pub fn create_hisp(
     Ok(h)
 }
 
-pub fn list_hisps(conn: &mut AnyConnection, agency_id: &AgencyId) -> QueryResult<Vec<Hisp>> {
-    hisps::table
+/// One page of an agency's HISPs by `(slug, id)`, after `after` (keyset, never an offset):
+/// at most `limit` rows.
+pub fn list_hisps(
+    conn: &mut AnyConnection,
+    agency_id: &AgencyId,
+    after: Option<(String, String)>,
+    limit: i64,
+) -> QueryResult<Vec<Hisp>> {
+    let mut q = hisps::table
         .filter(hisps::agency_id.eq(agency_id))
-        .order(hisps::slug)
+        .order((hisps::slug, hisps::id))
         .select(Hisp::as_select())
-        .load(conn)
+        .limit(limit)
+        .into_boxed();
+    if let Some((slug, id)) = after {
+        q = q.filter(
+            hisps::slug
+                .gt(slug.clone())
+                .or(hisps::slug.eq(slug).and(hisps::id.gt(id))),
+        );
+    }
+    q.load(conn)
 }
 
 pub fn find_hisp(
@@ -280,17 +296,28 @@ pub fn create_service(
     Ok(s)
 }
 
-/// Services of an agency with their HISP's slug.
+/// One page of an agency's services by `(slug, id)` with their HISP's slug, after `after`.
 pub fn list_services(
     conn: &mut AnyConnection,
     agency_id: &AgencyId,
+    after: Option<(String, String)>,
+    limit: i64,
 ) -> QueryResult<Vec<(Service, String)>> {
-    services::table
+    let mut q = services::table
         .inner_join(hisps::table)
         .filter(services::agency_id.eq(agency_id))
-        .order(services::slug)
+        .order((services::slug, services::id))
         .select((Service::as_select(), hisps::slug))
-        .load(conn)
+        .limit(limit)
+        .into_boxed();
+    if let Some((slug, id)) = after {
+        q = q.filter(
+            services::slug
+                .gt(slug.clone())
+                .or(services::slug.eq(slug).and(services::id.gt(id))),
+        );
+    }
+    q.load(conn)
 }
 
 pub fn insert_deployment(conn: &mut AnyConnection, d: &Deployment) -> QueryResult<()> {
@@ -300,16 +327,29 @@ pub fn insert_deployment(conn: &mut AnyConnection, d: &Deployment) -> QueryResul
         .map(|_| ())
 }
 
+/// One page of an agency's deployments by `(created_at, id)` with their service's slug, after
+/// `after`.
 pub fn list_deployments(
     conn: &mut AnyConnection,
     agency_id: &AgencyId,
+    after: Option<(NaiveDateTime, String)>,
+    limit: i64,
 ) -> QueryResult<Vec<(Deployment, String)>> {
-    deployments::table
+    let mut q = deployments::table
         .inner_join(services::table)
         .filter(deployments::agency_id.eq(agency_id))
         .order((deployments::created_at, deployments::id))
         .select((Deployment::as_select(), services::slug))
-        .load(conn)
+        .limit(limit)
+        .into_boxed();
+    if let Some((at, id)) = after {
+        q = q.filter(
+            deployments::created_at
+                .gt(at)
+                .or(deployments::created_at.eq(at).and(deployments::id.gt(id))),
+        );
+    }
+    q.load(conn)
 }
 
 /// A deployment by id, only if it belongs to `agency_id`.

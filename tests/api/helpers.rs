@@ -243,7 +243,7 @@ impl TestApp {
         if let Some(b) = body {
             r = r.json(&b);
         }
-        r.send().await.unwrap()
+        located(r.send().await.unwrap())
     }
 
     /// Creates a HISP, service and deployment of `instrument` for `key`'s agency.
@@ -290,6 +290,7 @@ impl TestApp {
             .json(&body)
             .send()
             .await
+            .map(located)
             .unwrap()
     }
 
@@ -382,6 +383,7 @@ impl AgencyClient<'_> {
             .body(body)
             .send()
             .await
+            .map(located)
             .unwrap()
     }
 
@@ -410,6 +412,20 @@ impl Drop for TestApp {
             });
         }
     }
+}
+
+/// Every `201` of the API says where the new thing is: the suite's flows check it on every
+/// creating call they make through these helpers.
+pub fn located(r: reqwest::Response) -> reqwest::Response {
+    if r.status() == 201 {
+        let loc = r.headers().get("location").map(|v| v.to_str().unwrap());
+        assert!(
+            loc.is_some_and(|l| l.starts_with("/api/v1/")),
+            "201 from {} without a Location: {loc:?}",
+            r.url()
+        );
+    }
+    r
 }
 
 pub fn sub_id() -> String {

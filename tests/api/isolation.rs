@@ -198,6 +198,20 @@ async fn every_admin_route_denies_another_agency(b: Backend) {
             Expect::Empty("hisps"),
         ),
         (
+            "get",
+            "/api/v1/admin/hisps/{slug}",
+            format!("/api/v1/admin/hisps/{hisp_a}"),
+            None,
+            Expect::Status(404),
+        ),
+        (
+            "get",
+            "/api/v1/admin/services/{slug}",
+            format!("/api/v1/admin/services/{svc_a}"),
+            None,
+            Expect::Status(404),
+        ),
+        (
             "post",
             "/api/v1/admin/hisps",
             "/api/v1/admin/hisps".into(),

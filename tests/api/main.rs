@@ -4,6 +4,7 @@ mod abuse;
 mod access;
 mod admin;
 mod cli;
+mod conventions;
 mod definitions;
 mod email;
 mod export;
