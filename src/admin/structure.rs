@@ -568,36 +568,112 @@ pub async fn update_deployment(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let body: DeploymentPatch = json_body(&req, payload, BODY_LIMIT).await?;
-    let mut errs = vec![];
-    let status = body.status.as_deref().and_then(|s| {
-        let parsed = DeploymentStatus::parse(s);
-        if parsed.is_none() {
-            errs.push(FieldError::new("status", "must be \"open\" or \"closed\""));
-        }
-        parsed
-    });
-    if let Some(t) = &body.transaction_point {
-        if t.trim().is_empty() || t.len() > 300 {
-            errs.push(FieldError::new(
-                "transaction_point",
-                "must be 1 to 300 characters",
-            ));
-        }
-    }
-    let access = parse_access(body.access.as_deref(), &mut errs);
-    let origins = match body.allowed_origins.as_deref().map(parse_origins) {
-        Some(Err(e)) => {
-            errs.extend(e);
-            None
-        }
-        Some(Ok(o)) => Some(o),
-        None => None,
-    };
-    if !errs.is_empty() {
-        return Err(ApiError::Invalid(errs));
-    }
+    let change = DeploymentChange::parse(json_body(&req, payload, BODY_LIMIT).await?)?;
     let (d, slug) = owned_deployment(&state, &key, &path).await?;
+    let checked = editable(&d, &req)?;
+    let (id, read_at) = (d.id.clone(), d.updated_at);
+    // Always later than the version read, so every change gets a new tag.
+    let now = db::now().max(read_at + chrono::Duration::microseconds(1));
+    state
+        .db(move |c| c.transaction(|c| change.apply(c, &id, checked.then_some(read_at), now)))
+        .await?;
+    state.deployments.forget(&d.id);
+    let (d, _) = owned_deployment(&state, &key, &d.id).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(&d)))
+        .json(deployment_out(&state, d, slug)))
+}
+
+/// A deployment PATCH, validated: every bad field named at once.
+struct DeploymentChange {
+    status: Option<DeploymentStatus>,
+    transaction_point: Option<String>,
+    access: Option<Access>,
+    origins: Option<Vec<String>>,
+}
+
+impl DeploymentChange {
+    fn parse(body: DeploymentPatch) -> Result<Self, ApiError> {
+        let mut errs = vec![];
+        let status = body.status.as_deref().and_then(|s| {
+            let parsed = DeploymentStatus::parse(s);
+            if parsed.is_none() {
+                errs.push(FieldError::new("status", "must be \"open\" or \"closed\""));
+            }
+            parsed
+        });
+        if let Some(t) = &body.transaction_point {
+            if t.trim().is_empty() || t.len() > 300 {
+                errs.push(FieldError::new(
+                    "transaction_point",
+                    "must be 1 to 300 characters",
+                ));
+            }
+        }
+        let access = parse_access(body.access.as_deref(), &mut errs);
+        let origins = match body.allowed_origins.as_deref().map(parse_origins) {
+            Some(Err(e)) => {
+                errs.extend(e);
+                None
+            }
+            Some(Ok(o)) => Some(o),
+            None => None,
+        };
+        if !errs.is_empty() {
+            return Err(ApiError::Invalid(errs));
+        }
+        Ok(DeploymentChange {
+            status,
+            transaction_point: body.transaction_point.map(|t| t.trim().to_string()),
+            access,
+            origins,
+        })
+    }
+
+    /// Applies the change inside the caller's transaction. First, and conditional on the
+    /// version read when `If-Match` was given: a change committed since (another editor's)
+    /// matches no row and the whole change is refused. The row lock (or SQLite's write lock)
+    /// taken here holds off a concurrent PATCH until commit.
+    fn apply(
+        &self,
+        c: &mut crate::db::AnyConnection,
+        id: &str,
+        read_at: Option<chrono::NaiveDateTime>,
+        now: chrono::NaiveDateTime,
+    ) -> Result<(), ApiError> {
+        use crate::db::schema::deployments as t;
+        let mut bump = diesel::update(t::table.find(id)).into_boxed();
+        if let Some(read_at) = read_at {
+            bump = bump.filter(t::updated_at.eq(read_at));
+        }
+        if bump.set(t::updated_at.eq(now)).execute(c)? == 0 {
+            return Err(stale());
+        }
+        let row = t::table.find(id);
+        if let Some(s) = self.status {
+            diesel::update(row).set(t::status.eq(s)).execute(c)?;
+        }
+        if let Some(tp) = &self.transaction_point {
+            diesel::update(row)
+                .set(t::transaction_point.eq(tp))
+                .execute(c)?;
+        }
+        if let Some(a) = self.access {
+            diesel::update(row).set(t::access.eq(a)).execute(c)?;
+        }
+        if let Some(o) = &self.origins {
+            let json = serde_json::to_string(o).unwrap_or_default();
+            diesel::update(row)
+                .set(t::allowed_origins.eq(json))
+                .execute(c)?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether the deployment may change through the API (`409` if a registry file declares it)
+/// and from the version `If-Match` names (`412` if stale); `true` when `If-Match` was given.
+fn editable(d: &Deployment, req: &HttpRequest) -> Result<bool, ApiError> {
     if let Some(file) = &d.managed_by {
         // A change here would be undone by the file at the next start: refuse it visibly.
         return Err(ApiError::Conflict {
@@ -607,62 +683,13 @@ pub async fn update_deployment(
             ),
         });
     }
-    let if_match = req
-        .headers()
-        .get(header::IF_MATCH)
-        .map(|v| v.to_str().unwrap_or("").to_string());
-    if let Some(h) = &if_match {
-        if !if_match_allows(h, &etag(&d)) {
-            return Err(stale());
-        }
+    let Some(h) = req.headers().get(header::IF_MATCH) else {
+        return Ok(false);
+    };
+    if !if_match_allows(h.to_str().unwrap_or(""), &etag(d)) {
+        return Err(stale());
     }
-    let (id, read_at) = (d.id.clone(), d.updated_at);
-    // Always later than the version read, so every change gets a new tag.
-    let now = db::now().max(read_at + chrono::Duration::microseconds(1));
-    let checked = if_match.is_some();
-    state
-        .db(move |c| {
-            use crate::db::schema::deployments as t;
-            c.transaction::<_, ApiError, _>(|c| {
-                // First, and conditional: a change committed since the read (another editor's)
-                // makes this match no row, and the whole change is refused. The row lock (or
-                // SQLite's write lock) taken here holds off a concurrent PATCH until commit.
-                let mut bump = diesel::update(t::table.find(&id)).into_boxed();
-                if checked {
-                    bump = bump.filter(t::updated_at.eq(read_at));
-                }
-                if bump.set(t::updated_at.eq(now)).execute(c)? == 0 {
-                    return Err(stale());
-                }
-                if let Some(s) = status {
-                    diesel::update(t::table.find(&id))
-                        .set(t::status.eq(s))
-                        .execute(c)?;
-                }
-                if let Some(tp) = &body.transaction_point {
-                    diesel::update(t::table.find(&id))
-                        .set(t::transaction_point.eq(tp.trim()))
-                        .execute(c)?;
-                }
-                if let Some(a) = access {
-                    diesel::update(t::table.find(&id))
-                        .set(t::access.eq(a))
-                        .execute(c)?;
-                }
-                if let Some(o) = &origins {
-                    diesel::update(t::table.find(&id))
-                        .set(t::allowed_origins.eq(serde_json::to_string(o).unwrap_or_default()))
-                        .execute(c)?;
-                }
-                Ok(())
-            })
-        })
-        .await?;
-    state.deployments.forget(&d.id);
-    let (d, _) = owned_deployment(&state, &key, &d.id).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, etag(&d)))
-        .json(deployment_out(&state, d, slug)))
+    Ok(true)
 }
 
 fn stale() -> ApiError {
