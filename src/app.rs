@@ -18,6 +18,9 @@ pub struct AppState {
     /// connections): however many run, or however slowly their clients read, `pool` stays free
     /// for intake and admin.
     pub export_pool: Pool,
+    /// One report at a time per instance: a report holds up to three connections of
+    /// `export_pool`, so two at once could take all of them and starve each other.
+    pub reports: tokio::sync::Semaphore,
     pub backend: Backend,
     pub defs: Arc<LoadedDefs>,
     pub settings: Settings,

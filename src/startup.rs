@@ -199,6 +199,7 @@ fn app_state(
     Ok(web::Data::new(AppState {
         pool,
         export_pool,
+        reports: tokio::sync::Semaphore::new(1),
         backend,
         defs: Arc::new(defs),
         limiter: RateLimiter::new(

@@ -20,7 +20,9 @@ pub struct ReportQuery {
 #[utoipa::path(get, path = "/api/v1/admin/reports/quarterly", tag = "admin", security(("bearer" = [])),
     params(("fiscal_year" = i32, Query), ("quarter" = u8, Query), ("hisp" = Option<String>, Query)),
     responses((status = 200, description = "The report (as report.json) for the key's agency", body = report::Report),
-              (status = 422, body = crate::error::Problem)))]
+              (status = 422, body = crate::error::Problem),
+              (status = 503, body = crate::error::Problem, description = "Another report kept this instance busy for 30 s, or the database is unavailable",
+               headers(("Retry-After" = u64, description = "Seconds to wait")))))]
 pub async fn quarterly(
     state: web::Data<AppState>,
     key: AdminKey,
@@ -55,6 +57,15 @@ pub async fn quarterly(
         agency_id: Some(key.agency_id),
         hisp: q.hisp,
     };
+    // Waits its turn behind another report for a while, then says to come back.
+    let _turn = tokio::time::timeout(std::time::Duration::from_secs(30), state.reports.acquire())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .ok_or_else(|| ApiError::Unavailable {
+            detail: "another report is being built on this instance; retry shortly".into(),
+            retry_after: 10,
+        })?;
     let st = state.clone();
     let r = web::block(move || {
         report::build(&st.export_pool, &st.defs, fq, st.settings.report_tz, &scope)

@@ -4,7 +4,7 @@
 //! exponential backoff with jitter), or failed (permanent `5xx`, with the reason).
 
 use secrecy::ExposeSecret;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -166,20 +166,26 @@ impl Outbox {
             v.dedup();
             v
         };
-        let views: HashMap<String, DeploymentView> = crate::app::run(&self.pool, move |c| {
-            let mut m = HashMap::new();
+        let claimed_ids: Vec<String> = claimed.iter().map(|c| c.id.clone()).collect();
+        let (views, opted_out) = crate::app::run(&self.pool, move |c| {
+            let mut m: HashMap<String, DeploymentView> = HashMap::new();
             for id in ids {
                 if let Some(v) = registry::deployment_view(c, &id)? {
                     m.insert(id, v);
                 }
             }
-            Ok::<_, ApiError>(m)
+            Ok::<_, ApiError>((m, opted_out(c, &claimed_ids)?))
         })
         .await?;
-        let views = &views;
+        let (views, opted_out) = (&views, &opted_out);
         let sending = futures_util::stream::iter(claimed)
             .map(|c| async move {
-                let o = self.send(&c, views.get(&c.deployment_id)).await;
+                // Queued before the person opted out of this agency's surveys: not sent.
+                let o = if opted_out.contains(&c.id) {
+                    Outcome::Failed("the recipient opted out of this agency's surveys".into())
+                } else {
+                    self.send(&c, views.get(&c.deployment_id)).await
+                };
                 (c, o)
             })
             .buffer_unordered(CONCURRENCY)
@@ -343,6 +349,21 @@ fn scrub(text: &str, email: &str) -> String {
     }
     out.push_str(&text[i..]);
     out.chars().take(500).collect()
+}
+
+/// The invitations among `ids` whose recipient has since opted out of their agency's surveys.
+fn opted_out(c: &mut AnyConnection, ids: &[String]) -> QueryResult<HashSet<String>> {
+    use crate::db::schema::opt_outs;
+    invitations::table
+        .inner_join(
+            opt_outs::table.on(opt_outs::agency_id
+                .eq(invitations::agency_id)
+                .and(opt_outs::email_hash.eq(invitations::email_hash))),
+        )
+        .filter(invitations::id.eq_any(ids))
+        .select(invitations::id)
+        .load::<String>(c)
+        .map(|v| v.into_iter().collect())
 }
 
 /// Takes up to `limit` due invitations (queued and due, or claimed by a worker whose lease ran

@@ -308,13 +308,19 @@ async fn opt_out(state: web::Data<AppState>, path: web::Path<String>) -> HttpRes
                 .count()
                 .get_result(c)?;
             if exists == 0 {
-                diesel::insert_into(opt_outs::table)
+                let inserted = diesel::insert_into(opt_outs::table)
                     .values((
                         opt_outs::agency_id.eq(&f.agency_id),
                         opt_outs::email_hash.eq(&f.email_hash),
                         opt_outs::created_at.eq(db::now()),
                     ))
-                    .execute(c)?;
+                    .execute(c);
+                // A second click (or the mail client's one-click POST) racing this one
+                // recorded the same opt-out first: that is success, not an error page.
+                match inserted {
+                    Err(e) if !db::is_unique_violation(&e) => return Err(e.into()),
+                    _ => {}
+                }
             }
             Ok(Some((f.locale, agency)))
         })

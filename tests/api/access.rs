@@ -162,3 +162,76 @@ async fn invitation_deployments_answer_only_through_links(b: Backend) {
     );
     assert_eq!(app.responses(), 1);
 }
+
+on_both!(
+    an_opt_out_stops_invitations_already_queued,
+    opting_out_twice_at_once_is_one_opt_out,
+);
+
+/// A person who opts out (through an earlier email) gets no invitation that was still waiting
+/// in the outbox: it fails as opted out without the relay being asked (here there is none: a
+/// closed port, so anything actually sent would end as a temporary failure instead).
+async fn an_opt_out_stops_invitations_already_queued(b: Backend) {
+    use cx_survey::db::schema::invitations::dsl as i;
+    let app = spawn_app(b).await;
+    let dep = app.deployment("a11-v2-thumbs").await;
+    invite(&app, &app.key.clone(), &dep, "pat@example.gov", "q-1").await;
+    invite(&app, &app.key.clone(), &dep, "sam@example.gov", "q-2").await;
+    {
+        let mut c = app.pool.get().unwrap();
+        let (agency, hash): (String, String) = i::invitations
+            .filter(i::transaction_id.eq("q-1"))
+            .select((i::agency_id, i::email_hash))
+            .first(&mut *c)
+            .unwrap();
+        diesel::sql_query(format!(
+            "INSERT INTO opt_outs (agency_id, email_hash, created_at) VALUES ('{agency}', '{hash}', '2026-11-30 12:00:00')"
+        ))
+        .execute(&mut *c)
+        .unwrap();
+    }
+    let mut settings = app.settings.clone();
+    settings.smtp_url = Some(format!("smtp://127.0.0.1:{}", crate::helpers::free_port()).into());
+    let defs = std::sync::Arc::new(cx_survey::definitions::load_dir(&app.defs_dir).unwrap());
+    let (pool, _) = cx_survey::db::connect_pool(&app.database_url, 2, 0).unwrap();
+    let outbox = cx_survey::email::outbox::Outbox::new(pool, defs, settings)
+        .unwrap()
+        .unwrap();
+    outbox.drain_once().await.unwrap();
+    let mut c = app.pool.get().unwrap();
+    let state = |tx: &str, c: &mut cx_survey::db::AnyConnection| {
+        i::invitations
+            .filter(i::transaction_id.eq(tx))
+            .select((i::status, i::last_error, i::email))
+            .first::<(String, Option<String>, Option<String>)>(c)
+            .unwrap()
+    };
+    let (status, why, email) = state("q-1", &mut c);
+    assert_eq!(status, "failed");
+    assert!(why.unwrap_or_default().contains("opted out"));
+    assert_eq!(email, None, "the address is erased");
+    let (status, _, _) = state("q-2", &mut c);
+    assert_eq!(status, "queued", "the other one waits for the relay");
+}
+
+async fn opting_out_twice_at_once_is_one_opt_out(b: Backend) {
+    let app = spawn_app(b).await;
+    let dep = app.deployment("a11-v2-thumbs").await;
+    invite(&app, &app.key.clone(), &dep, "pat@example.gov", "d-1").await;
+    let token = delivered_token(&app, "d-1");
+    let url = app.url(&format!("/u/{token}"));
+    for _ in 0..5 {
+        let (a, b) = futures_util::join!(
+            app.client.post(&url).send(),
+            app.client
+                .post(&url)
+                .body("List-Unsubscribe=One-Click")
+                .send()
+        );
+        assert_eq!(a.unwrap().status(), 200);
+        assert_eq!(b.unwrap().status(), 200);
+        diesel::sql_query("DELETE FROM opt_outs")
+            .execute(&mut *app.pool.get().unwrap())
+            .unwrap();
+    }
+}
