@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
 use crate::registry::file::{self as registry_file, RegistryFile};
-use crate::survey::{rules, Instrument};
+use crate::survey::{rules, Instrument, OmbControlNumber};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DefsError {
@@ -192,8 +192,14 @@ pub fn parse_file(text: &str) -> Result<Parsed, Vec<(String, String)>> {
     let kind = value.get("kind").and_then(|k| k.as_str()).unwrap_or("");
     match kind {
         "instrument" => {
-            let mut ins: Instrument = from_value(&value)?;
-            let problems = rules::check(&ins);
+            // The control number is parsed while deserializing; a bad one is reported here and
+            // a placeholder stands in for it, so the file's other problems are listed too.
+            let (typed, mut problems) = control_number_checked(&value);
+            let mut ins: Instrument = from_value(&typed).map_err(|mut e| {
+                problems.append(&mut e);
+                problems.clone()
+            })?;
+            problems.extend(rules::check(&ins));
             if !problems.is_empty() {
                 return Err(problems);
             }
@@ -207,6 +213,22 @@ pub fn parse_file(text: &str) -> Result<Parsed, Vec<(String, String)>> {
             "$.kind".into(),
             "must be \"instrument\" or \"registry\"".into(),
         )]),
+    }
+}
+
+/// The instrument's JSON with a placeholder for a control number that does not parse, and that
+/// problem.
+fn control_number_checked(value: &serde_json::Value) -> (serde_json::Value, Vec<(String, String)>) {
+    let raw = value
+        .pointer("/pra/omb_control_number")
+        .and_then(|v| v.as_str());
+    match raw.map(OmbControlNumber::parse) {
+        Some(Err(e)) => {
+            let mut typed = value.clone();
+            typed["pra"]["omb_control_number"] = "0000-0000".into();
+            (typed, vec![("$.pra.omb_control_number".into(), e)])
+        }
+        _ => (value.clone(), vec![]),
     }
 }
 

@@ -60,7 +60,7 @@ pub fn build(i: &Invite, ttl_days: i64) -> Result<Message, String> {
             .fill(s)
             .replace("{n}", &i.ins.pra.burden_minutes.to_string())
             .replace("{d}", &ttl_days.to_string())
-            .replace("{omb}", &i.ins.pra.omb_control_number)
+            .replace("{omb}", i.ins.pra.omb_control_number.as_str())
             .replace("{date}", &i.ins.pra.expiration_date.to_string())
     };
     let burden = i.view.fill(

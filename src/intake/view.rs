@@ -121,7 +121,7 @@ pub fn render(view: &DeploymentView, ins: &Instrument, locale: &str) -> PublicDe
             burden_statement: tr(&ins.pra.burden_statement),
             expiration_date: ins.pra.expiration_date,
             federal_register_url: ins.pra.federal_register_url.clone(),
-            omb_control_number: ins.pra.omb_control_number.clone(),
+            omb_control_number: ins.pra.omb_control_number.to_string(),
         },
         questions: ins
             .questions

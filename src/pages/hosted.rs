@@ -81,7 +81,7 @@ pub fn error_page(
                 if v.deployment.is_open() {
                     body.push(
                         w.gone_expired
-                            .replace("{omb}", &ins.pra.omb_control_number)
+                            .replace("{omb}", ins.pra.omb_control_number.as_str())
                             .replace("{date}", &ins.pra.expiration_date.to_string()),
                     );
                 } else {

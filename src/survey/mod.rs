@@ -83,7 +83,7 @@ pub struct Instrument {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pra {
-    pub omb_control_number: String,
+    pub omb_control_number: pra::OmbControlNumber,
     pub expiration_date: NaiveDate,
     pub burden_minutes: u32,
     pub federal_register_url: String,

@@ -2,12 +2,27 @@
 
 use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// An OMB control number, `NNNN-NNNN`.
+/// An OMB control number, `NNNN-NNNN`. Only a valid one deserializes, so an instrument holds a
+/// parsed number (the definitions loader still lists every other problem of a file with a bad
+/// one: see `definitions::parse_file`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct OmbControlNumber(String);
+
+impl<'de> Deserialize<'de> for OmbControlNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        OmbControlNumber::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+impl std::fmt::Display for OmbControlNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
 
 impl OmbControlNumber {
     pub fn parse(s: &str) -> Result<Self, String> {

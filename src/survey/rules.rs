@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{pra::OmbControlNumber, Instrument, Localized, Polarity, QuestionType, SurveyType};
+use super::{Instrument, Localized, Polarity, QuestionType, SurveyType};
 use super::{COMMENT_MAX_CHARS, DRIVERS};
 
 const MAX_QUESTIONS: usize = 15;
@@ -76,9 +76,6 @@ pub fn check(ins: &Instrument) -> Vec<(String, String)> {
     check_locales(&mut p, &ins.locales);
     p.localized("$.title", &ins.title);
 
-    if let Err(e) = OmbControlNumber::parse(&ins.pra.omb_control_number) {
-        p.add("$.pra.omb_control_number", e);
-    }
     if ins.pra.burden_minutes == 0 || ins.pra.burden_minutes > MAX_BURDEN_MINUTES {
         p.add(
             "$.pra.burden_minutes",
