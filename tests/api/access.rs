@@ -5,7 +5,7 @@
 use diesel::prelude::*;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, sub_id, Backend, TestApp};
+use crate::helpers::{no_redirects, spawn_app, sub_id, Backend, TestApp};
 use crate::on_both;
 
 on_both!(
@@ -47,13 +47,6 @@ fn delivered_token(app: &TestApp, tx: &str) -> String {
     use secrecy::ExposeSecret;
     let secret = app.settings.secret.as_ref().unwrap().expose_secret();
     cx_survey::email::queue::token(secret, &nonce)
-}
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
 }
 
 async fn opt_outs_and_the_cap_stay_inside_the_agency(b: Backend) {

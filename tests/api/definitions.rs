@@ -13,6 +13,20 @@ fn cx() -> Command {
     Command::new(env!("CARGO_BIN_EXE_cx-survey"))
 }
 
+/// `defs check DIR` on a directory with problems: exit 1, nothing on stdout, the problems (on
+/// stderr) returned.
+fn defs_check_problems(dir: &std::path::Path) -> String {
+    let out = cx().args(["defs", "check"]).arg(dir).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    // Problems are errors: stderr, nothing on stdout.
+    assert!(
+        out.stdout.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 #[test]
 fn defs_check_accepts_the_shipped_definitions() {
     let out = cx()
@@ -44,19 +58,7 @@ fn defs_check_lists_every_problem_with_file_and_path() {
         "{\"kind\": \"instrument\",",
     )
     .unwrap();
-    let out = cx()
-        .args(["defs", "check"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    // Problems are errors: stderr, nothing on stdout.
-    assert!(
-        out.stdout.is_empty(),
-        "{:?}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let text = String::from_utf8_lossy(&out.stderr);
+    let text = defs_check_problems(dir.path());
     for want in [
         "broken.json: $.pra.omb_control_number: ",
         "broken.json: $.questions[1].options[0].key: ",
@@ -92,19 +94,7 @@ fn defs_check_refuses_registry_references_across_agencies() {
         dir.path(),
         &[("reg.json".into(), reg), ("other.json".into(), other)],
     );
-    let out = cx()
-        .args(["defs", "check"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    // Problems are errors: stderr, nothing on stdout.
-    assert!(
-        out.stdout.is_empty(),
-        "{:?}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let text = String::from_utf8_lossy(&out.stderr);
+    let text = defs_check_problems(dir.path());
     for want in [
         "reg.json: $.deployments[0].service: service \"calls\" is declared more than once in this file",
         "other.json: $.services[0].hisp: no HISP \"usagov\" is declared in this file",

@@ -11,7 +11,7 @@ use diesel::prelude::*;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    current_quarter, free_port, settings_for, spawn_with, Backend, Options, TestApp,
+    current_quarter, free_port, no_redirects, settings_for, spawn_with, Backend, Options, TestApp,
 };
 use crate::on_both;
 
@@ -181,13 +181,6 @@ fn link(text: &str, prefix: &str) -> String {
         .next()
         .unwrap()
         .to_string()
-}
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
 }
 
 /// Every cell of every table, as text: what an address would have to hide in.

@@ -462,6 +462,14 @@ pub fn fields(p: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// A client that shows a redirect instead of following it (`303` after a form post).
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
 /// A loopback port nothing listens on right now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

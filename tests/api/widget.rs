@@ -7,7 +7,9 @@ use reqwest::header::{
 };
 use serde_json::json;
 
-use crate::helpers::{spawn_app, spawn_with, sub_id, variant, Backend, Options, TestApp};
+use crate::helpers::{
+    no_redirects, spawn_app, spawn_with, sub_id, variant, Backend, Options, TestApp,
+};
 use crate::on_both;
 
 on_both!(
@@ -21,13 +23,6 @@ on_both!(
 );
 
 const HOST: &str = "https://www.example.gov";
-
-fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
 
 async fn post_form(
     app: &TestApp,
