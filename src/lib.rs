@@ -7,6 +7,7 @@ pub mod assets;
 pub mod body;
 pub mod cli;
 pub mod configuration;
+pub mod console;
 pub mod csv_lines;
 pub mod db;
 pub mod definitions;

@@ -11,6 +11,8 @@ mod export;
 mod intake;
 mod isolation;
 mod logs;
+mod oidc;
+mod oidc_support;
 mod ops;
 mod outage;
 mod outbox;

@@ -1,0 +1,3 @@
+//! The staff console: sign-in (OIDC), sessions, CSRF, pages.
+
+pub mod oidc;
