@@ -10,8 +10,8 @@ use sha2::{Digest, Sha256};
 
 use crate::helpers::free_port;
 use crate::oidc_support::{
-    client_key_pem, sign_in_at_provider, spawn_oidc, OidcServer, JWT_CLIENT, SECRET_CLIENT,
-    SECRET_CLIENT_SECRET,
+    client_key_pem, sign_in_at_provider, spawn_oidc, spawn_oidc_with, OidcServer, JWT_CLIENT,
+    SECRET_CLIENT, SECRET_CLIENT_SECRET,
 };
 
 /// A provider with this service's callback registered (nothing listens there: the browser
@@ -192,6 +192,26 @@ async fn another_pkce_verifier_is_refused() {
     let result = provider.finish(&code, &wrong).await;
     assert!(
         matches!(result, Err(SignInError::CodeExchange(ref why)) if why.contains("invalid_grant")),
+        "{result:?}"
+    );
+}
+
+/// A provider that puts the email claims in the ID token, and has no userinfo endpoint: the
+/// ID token's claims are enough, verified or not.
+#[actix_web::test]
+async fn email_claims_in_the_id_token_need_no_userinfo() {
+    let callback = format!("http://127.0.0.1:{}/admin/auth/callback", free_port());
+    let server = spawn_oidc_with(&callback, &[("OIDC_EMAIL_IN_ID_TOKEN", "1")]);
+    let provider = Provider::discover(config(&server, &callback))
+        .await
+        .unwrap();
+    let (pending, code) = sign_in(&provider, &callback, "gil@agency.gov").await;
+    let identity = provider.finish(&code, &pending).await.unwrap();
+    assert_eq!(identity.email, "gil@agency.gov");
+    let (pending, code) = sign_in(&provider, &callback, "unverified-hal@agency.gov").await;
+    let result = provider.finish(&code, &pending).await;
+    assert!(
+        matches!(result, Err(SignInError::EmailUnverified)),
         "{result:?}"
     );
 }

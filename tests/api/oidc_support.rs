@@ -41,6 +41,11 @@ impl Drop for OidcServer {
 /// Starts the provider on a free port with `redirect_uri` registered for both clients, and
 /// waits (10 s at most) for its `ready` line.
 pub fn spawn_oidc(redirect_uri: &str) -> OidcServer {
+    spawn_oidc_with(redirect_uri, &[])
+}
+
+/// [`spawn_oidc`] with more of the script's environment (`OIDC_EMAIL_IN_ID_TOKEN`, …).
+pub fn spawn_oidc_with(redirect_uri: &str, env: &[(&str, &str)]) -> OidcServer {
     let modules = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/node_modules");
     assert!(
         modules.join("oidc-provider").exists(),

@@ -14,7 +14,8 @@
 // Accounts: the development login form (devInteractions) takes any login and password, then a
 // consent page. The account's `email` is the login, `email_verified` true unless the login
 // starts with `unverified`. As the library does by default, the email claims go to the userinfo
-// response only, not into the ID token. PKCE (S256) is required of every client.
+// response only, not into the ID token; with OIDC_EMAIL_IN_ID_TOKEN=1 they go into the ID token
+// and there is no userinfo endpoint. PKCE (S256) is required of every client.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
@@ -31,6 +32,7 @@ const redirectUris = (env.OIDC_REDIRECT_URIS ?? '').split(/\s+/).filter(Boolean)
 if (redirectUris.length === 0) throw new Error('set OIDC_REDIRECT_URIS');
 const jwkFile = env.OIDC_CLIENT_JWK ?? new URL('oidc-client-key.pub.jwk.json', import.meta.url);
 const clientJwk = JSON.parse(readFileSync(jwkFile, 'utf8'));
+const emailInIdToken = env.OIDC_EMAIL_IN_ID_TOKEN === '1';
 
 // Listen first (port 0 picks one), then make the provider for the issuer with that port.
 let handle;
@@ -73,7 +75,8 @@ const provider = new Provider(`http://localhost:${port}`, {
     };
   },
   claims: { openid: ['sub'], email: ['email', 'email_verified'] },
-  features: { devInteractions: { enabled: true } },
+  conformIdTokenClaims: !emailInIdToken,
+  features: { devInteractions: { enabled: true }, userinfo: { enabled: !emailInIdToken } },
   interactions: { policy },
   pkce: { required: () => true },
   cookies: { keys: ['cx-survey test provider only'] },
