@@ -133,6 +133,21 @@ pub struct Provider {
     acr_values: Vec<AuthenticationContextClass>,
 }
 
+/// Names the client and its token endpoint; no secret, key or token.
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let auth = match self.auth {
+            ClientAuth::Secret => "client secret",
+            ClientAuth::PrivateKeyJwt(_) => "private_key_jwt",
+        };
+        f.debug_struct("Provider")
+            .field("client_id", &self.client.client_id().as_str())
+            .field("token_url", &self.client.token_uri().as_str())
+            .field("auth", &auth)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Provider {
     /// Reads the provider's metadata and signing keys, and checks that the configured client
     /// authentication is one the provider offers.
@@ -423,6 +438,15 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The caller keeps one Provider in its state and may finish sign-ins on any thread.
+    #[allow(dead_code)]
+    fn provider_is_clone_send_sync_and_finish_is_send(p: &Provider, pending: &Pending) {
+        fn clone_send_sync<T: Clone + Send + Sync>(_: &T) {}
+        fn send<T: Send>(_: T) {}
+        clone_send_sync(p);
+        send(p.finish("code", pending));
+    }
 
     #[test]
     fn scopes_leave_out_openid_and_repeats() {

@@ -202,6 +202,16 @@ async fn another_pkce_verifier_is_refused() {
 async fn email_claims_in_the_id_token_need_no_userinfo() {
     let callback = format!("http://127.0.0.1:{}/admin/auth/callback", free_port());
     let server = spawn_oidc_with(&callback, &[("OIDC_EMAIL_IN_ID_TOKEN", "1")]);
+    let metadata: serde_json::Value = reqwest::get(format!(
+        "{}/.well-known/openid-configuration",
+        server.issuer
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert!(metadata.get("userinfo_endpoint").is_none(), "{metadata}");
     let provider = Provider::discover(config(&server, &callback))
         .await
         .unwrap();

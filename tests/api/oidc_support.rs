@@ -61,6 +61,7 @@ pub fn spawn_oidc_with(redirect_uri: &str, env: &[(&str, &str)]) -> OidcServer {
             "OIDC_CLIENT_JWK",
             support().join("oidc-client-key.pub.jwk.json"),
         )
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
