@@ -39,7 +39,7 @@ impl Drop for OidcServer {
 }
 
 /// Starts the provider on a free port with `redirect_uri` registered for both clients, and
-/// waits (10 s at most) for its `ready` line.
+/// waits (30 s at most: the whole suite may be loading both cores) for its `ready` line.
 pub fn spawn_oidc(redirect_uri: &str) -> OidcServer {
     spawn_oidc_with(redirect_uri, &[])
 }
@@ -77,7 +77,7 @@ pub fn spawn_oidc_with(redirect_uri: &str, env: &[(&str, &str)]) -> OidcServer {
             }
         }
     });
-    let Ok(issuer) = rx.recv_timeout(Duration::from_secs(10)) else {
+    let Ok(issuer) = rx.recv_timeout(Duration::from_secs(30)) else {
         let _ = child.kill();
         let mut log = String::new();
         let _ = stderr.read_to_string(&mut log);
@@ -111,6 +111,7 @@ pub async fn sign_in_at_provider(
     let back_home = redirect_uri.to_owned();
     let browser = reqwest::Client::builder()
         .cookie_store(true)
+        .timeout(Duration::from_secs(30))
         .redirect(reqwest::redirect::Policy::custom(move |a| {
             if a.url().as_str().starts_with(&back_home) {
                 a.stop()
