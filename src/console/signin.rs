@@ -343,12 +343,12 @@ pub async fn agencies(
             ul.usa-list.usa-list--unstyled {
                 @for m in &list {
                     li.cx-agency-choice {
-                        form method="post" action="/admin/agency" {
-                            (ui::csrf(&staff))
-                            input type="hidden" name="agency" value=(m.agency_slug);
-                            @if m.agency_id == staff.agency_id {
-                                strong { (m.agency_name) } " (" (m.role.as_str()) ", current)"
-                            } @else {
+                        @if m.agency_id == staff.agency_id {
+                            strong { (m.agency_name) } " (" (m.role.as_str()) ", current)"
+                        } @else {
+                            form method="post" action="/admin/agency" {
+                                (ui::csrf(&staff))
+                                input type="hidden" name="agency" value=(m.agency_slug);
                                 button.usa-button.usa-button--outline type="submit" {
                                     "Work in " (m.agency_name)
                                 }

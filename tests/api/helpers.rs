@@ -100,6 +100,8 @@ pub struct Options {
     pub trusted_proxies: &'static str,
     /// `CX_DEMO`.
     pub demo: bool,
+    /// Any other setting (the identity provider, the public URL, session timeouts).
+    pub configure: Option<Box<dyn FnOnce(&mut Settings)>>,
 }
 
 pub struct TestApp {
@@ -173,6 +175,9 @@ pub async fn spawn_with(backend: Backend, opts: Options) -> TestApp {
     settings.trusted_proxies =
         cx_survey::intake::limit::parse_trusted(opts.trusted_proxies).unwrap();
     settings.demo = opts.demo;
+    if let Some(f) = opts.configure {
+        f(&mut settings);
+    }
     let app = Application::build(settings.clone())
         .await
         .expect("app builds");
@@ -550,13 +555,17 @@ pub fn session_cookie(r: &reqwest::Response) -> Option<String> {
 
 /// The value of the first `csrf_token` field in a page.
 pub fn csrf_in(html: &str) -> Option<String> {
-    let at = html.find("name=\"csrf_token\" value=\"")? + 26;
+    const FIELD: &str = "name=\"csrf_token\" value=\"";
+    let at = html.find(FIELD)? + FIELD.len();
     Some(html[at..].split('"').next()?.to_string())
 }
 
 impl StaffClient<'_> {
     fn with_cookie(&self, r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        r.header(reqwest::header::COOKIE, format!("cx_session={}", self.cookie))
+        r.header(
+            reqwest::header::COOKIE,
+            format!("cx_session={}", self.cookie),
+        )
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -602,8 +611,10 @@ impl StaffClient<'_> {
         fields.push(("csrf_token", &self.csrf));
         for (k, v) in fields {
             body.extend_from_slice(
-                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
-                    .as_bytes(),
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
             );
         }
         body.extend_from_slice(
