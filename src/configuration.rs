@@ -52,6 +52,25 @@ pub struct Settings {
     pub smtp_retry_base: std::time::Duration,
     /// Serves `/demo`: host pages showing the widget's three modes (development only).
     pub demo: bool,
+    /// The staff console's identity provider; without one, only break-glass links sign in.
+    pub oidc: Option<OidcSettings>,
+    /// A console session ends after this long without a request.
+    pub session_idle: chrono::Duration,
+    /// A console session ends this long after sign-in, however active.
+    pub session_max: chrono::Duration,
+}
+
+/// The OpenID Connect client the console signs staff in with.
+#[derive(Clone, Debug)]
+pub struct OidcSettings {
+    pub issuer: String,
+    pub client_id: String,
+    /// `client_secret_basic`/`_post` authentication, or …
+    pub client_secret: Option<SecretString>,
+    /// … `private_key_jwt` with this PEM RSA key (Login.gov).
+    pub private_key_pem: Option<SecretString>,
+    pub scopes: Vec<String>,
+    pub acr_values: Option<String>,
 }
 
 /// The defaults of the settings that have a fixed one, shared by `Settings::from_lookup` and
@@ -70,6 +89,9 @@ pub mod defaults {
     pub const INVITE_TTL_DAYS: &str = "30";
     pub const SMTP_RETRY_BASE_MS: &str = "30000";
     pub const DEMO: &str = "off";
+    pub const OIDC_SCOPES: &str = "openid email";
+    pub const SESSION_IDLE_MINUTES: &str = "30";
+    pub const SESSION_MAX_HOURS: &str = "12";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -144,8 +166,64 @@ impl Settings {
                 d::SMTP_RETRY_BASE_MS,
             )?),
             demo: matches!(get("CX_DEMO").as_deref(), Some("1" | "true" | "yes")),
+            oidc: oidc_settings(&get)?,
+            session_idle: chrono::Duration::minutes(
+                parse_num("CX_SESSION_IDLE_MINUTES", d::SESSION_IDLE_MINUTES)?.clamp(1, 24 * 60)
+                    as i64,
+            ),
+            session_max: chrono::Duration::hours(
+                parse_num("CX_SESSION_MAX_HOURS", d::SESSION_MAX_HOURS)?.clamp(1, 24 * 7) as i64,
+            ),
         })
     }
+}
+
+/// The identity provider, if `CX_OIDC_ISSUER` names one: then a client id and exactly one way
+/// to authenticate the client are required, and a key file must be readable PEM.
+fn oidc_settings(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<OidcSettings>, SettingsError> {
+    let set = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+    let Some(issuer) = set("CX_OIDC_ISSUER") else {
+        return Ok(None);
+    };
+    let err = |name: &'static str, problem: &str| SettingsError {
+        name,
+        problem: problem.to_string(),
+    };
+    let client_id = set("CX_OIDC_CLIENT_ID")
+        .ok_or_else(|| err("CX_OIDC_CLIENT_ID", "is required with CX_OIDC_ISSUER"))?;
+    let client_secret = set("CX_OIDC_CLIENT_SECRET").map(SecretString::from);
+    let private_key_pem = set("CX_OIDC_PRIVATE_KEY_FILE")
+        .map(|path| {
+            let pem = std::fs::read_to_string(&path).map_err(|e| SettingsError {
+                name: "CX_OIDC_PRIVATE_KEY_FILE",
+                problem: format!("cannot read {path}: {e}"),
+            })?;
+            if !pem.contains("PRIVATE KEY-----") {
+                return Err(SettingsError {
+                    name: "CX_OIDC_PRIVATE_KEY_FILE",
+                    problem: format!("{path} holds no PEM private key"),
+                });
+            }
+            Ok(SecretString::from(pem))
+        })
+        .transpose()?;
+    if client_secret.is_some() == private_key_pem.is_some() {
+        return Err(err(
+            "CX_OIDC_CLIENT_SECRET",
+            "set exactly one of CX_OIDC_CLIENT_SECRET and CX_OIDC_PRIVATE_KEY_FILE",
+        ));
+    }
+    let scopes = set("CX_OIDC_SCOPES").unwrap_or_else(|| defaults::OIDC_SCOPES.into());
+    Ok(Some(OidcSettings {
+        issuer: issuer.trim().trim_end_matches('/').to_string(),
+        client_id,
+        client_secret,
+        private_key_pem,
+        scopes: scopes.split_whitespace().map(str::to_string).collect(),
+        acr_values: set("CX_OIDC_ACR_VALUES"),
+    }))
 }
 
 /// Reads and checks a PEM root certificate file: a file that cannot be read, holds no

@@ -138,6 +138,26 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// What a person may do in one agency's console; each role includes the one before.
+    Role {
+        /// Reads the overview, responses with their comments, reports and downloads.
+        Viewer = "viewer",
+        /// Also changes deployments, triage, volumes, invitations and imports.
+        Manager = "manager",
+        /// Also grants roles, manages API keys and reads the audit log.
+        Admin = "admin",
+    }
+}
+
+impl Role {
+    /// Whether this role includes everything `needed` may do.
+    pub fn includes(self, needed: Role) -> bool {
+        let rank = |r: Role| Role::ALL.iter().position(|x| *x == r);
+        rank(self) >= rank(needed)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,5 +190,14 @@ mod tests {
         );
         assert_eq!(Access::parse("invitation"), Some(Access::Invitation));
         assert_eq!(Access::parse("Open"), None);
+    }
+
+    #[test]
+    fn roles_include_the_ones_below() {
+        assert!(Role::Admin.includes(Role::Manager));
+        assert!(Role::Manager.includes(Role::Viewer));
+        assert!(Role::Viewer.includes(Role::Viewer));
+        assert!(!Role::Viewer.includes(Role::Manager));
+        assert!(!Role::Manager.includes(Role::Admin));
     }
 }

@@ -25,6 +25,7 @@ pub mod registry;
 pub mod report;
 pub mod responses;
 pub mod router;
+pub mod staff;
 pub mod startup;
 pub mod survey;
 pub mod telemetry;

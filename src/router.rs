@@ -24,6 +24,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .configure(crate::admin::routes)
             .configure(crate::assets::routes)
             .configure(crate::pages::routes)
+            .configure(crate::console::routes)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::NotFound("route"))
             })),

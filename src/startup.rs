@@ -236,9 +236,12 @@ fn forget_idle_clients(limiter: Arc<RateLimiter>, pool: Pool) {
 /// The HTTP server on `listener`: security headers, request ids, request metrics, logs and
 /// the routes.
 fn serve(state: web::Data<AppState>, listener: TcpListener) -> Result<Server, StartupError> {
+    // One identity provider client per process, shared by the workers (discovered lazily).
+    let idp = web::Data::new(crate::console::Idp::default());
     Ok(HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .app_data(idp.clone())
             .wrap(Compress::default())
             .wrap(
                 DefaultHeaders::new()

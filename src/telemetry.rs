@@ -120,7 +120,7 @@ pub fn trace_id(traceparent: &str) -> Option<String> {
 }
 
 pub fn redact(path: &str) -> String {
-    for prefix in ["/r/", "/u/"] {
+    for prefix in ["/r/", "/u/", "/admin/auth/link/"] {
         if let Some(rest) = path.strip_prefix(prefix) {
             let tail = rest.find('/').map(|i| &rest[i..]).unwrap_or("");
             return format!("{prefix}[token]{tail}");
@@ -167,5 +167,6 @@ mod tests {
         assert_eq!(redact(&format!("/r/{}", "a".repeat(64))), "/r/[token]");
         assert_eq!(redact("/u/abc/extra"), "/u/[token]/extra");
         assert_eq!(redact("/s/123"), "/s/123");
+        assert_eq!(redact("/admin/auth/link/abc"), "/admin/auth/link/[token]");
     }
 }

@@ -473,9 +473,23 @@ pub async fn triage(
 pub struct AuditEntry {
     pub from_status: ResponseStatus,
     pub to_status: ResponseStatus,
-    pub api_key_id: String,
+    /// The API key that made the change, or null when a person did in the console.
+    pub api_key_id: Option<String>,
+    /// The person who made the change in the console, or null.
+    pub staff_email: Option<String>,
+    /// The reason given in the console, or null.
+    pub reason: Option<String>,
     pub changed_at: DateTime<Utc>,
 }
+
+type AuditRow = (
+    ResponseStatus,
+    ResponseStatus,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    chrono::NaiveDateTime,
+);
 
 #[utoipa::path(get, path = "/api/v1/admin/responses/{id}/audit", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path)),
@@ -489,29 +503,30 @@ pub async fn audit(
     let entries = state
         .db(move |c| {
             owned_status(c, &key.agency_id, &id)?.ok_or(ApiError::NotFound("response"))?;
-            let rows: Vec<(
-                ResponseStatus,
-                ResponseStatus,
-                String,
-                chrono::NaiveDateTime,
-            )> = response_audit::table
+            let rows: Vec<AuditRow> = response_audit::table
                 .filter(response_audit::response_id.eq(&id))
                 .order(response_audit::id)
                 .select((
                     response_audit::from_status,
                     response_audit::to_status,
                     response_audit::api_key_id,
+                    response_audit::staff_email,
+                    response_audit::reason,
                     response_audit::changed_at,
                 ))
                 .load(c)?;
             Ok(rows
                 .into_iter()
-                .map(|(from_status, to_status, api_key_id, at)| AuditEntry {
-                    from_status,
-                    to_status,
-                    api_key_id,
-                    changed_at: to_utc(at),
-                })
+                .map(
+                    |(from_status, to_status, api_key_id, staff_email, reason, at)| AuditEntry {
+                        from_status,
+                        to_status,
+                        api_key_id,
+                        staff_email,
+                        reason,
+                        changed_at: to_utc(at),
+                    },
+                )
                 .collect::<Vec<_>>())
         })
         .await?;

@@ -8,6 +8,7 @@ mod keys;
 mod report;
 mod serve;
 mod settings;
+mod users;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -92,6 +93,12 @@ pub enum Command {
         #[arg(long)]
         url: Option<String>,
     },
+    /// Who may use an agency's staff console (roles: viewer, manager, admin)
+    #[command(after_help = LOGS_HELP)]
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
     /// Developer tools
     #[command(after_help = LOGS_HELP)]
     Dev {
@@ -160,6 +167,38 @@ pub enum KeysCommand {
     },
 }
 
+#[derive(Subcommand, Debug)]
+pub enum UsersCommand {
+    /// Give a person a role in an agency (replacing their role there), creating the agency if new
+    Grant {
+        #[arg(long)]
+        agency: String,
+        #[arg(long)]
+        email: String,
+        /// viewer, manager or admin
+        #[arg(long)]
+        role: String,
+    },
+    /// Take a person's role in an agency away; their sessions there end at the next request
+    Revoke {
+        #[arg(long)]
+        agency: String,
+        #[arg(long)]
+        email: String,
+    },
+    /// One line per person: email, role, last sign-in
+    List {
+        #[arg(long)]
+        agency: String,
+    },
+    /// Print a single-use console sign-in URL for a person with a role (last line), valid 15
+    /// minutes: works with or without an identity provider
+    Link {
+        #[arg(long)]
+        email: String,
+    },
+}
+
 pub fn run(cli: Cli) -> ExitCode {
     // Needs no configuration beyond CX_BIND: a probe must not fail on an unrelated setting.
     if let Command::Healthcheck { url } = &cli.command {
@@ -209,6 +248,16 @@ pub fn run(cli: Cli) -> ExitCode {
             csv,
             send_now,
         } => invite::invite(&settings, deployment, csv, send_now),
+        Command::Users { command } => match command {
+            UsersCommand::Grant {
+                agency,
+                email,
+                role,
+            } => users::grant(&settings, &agency, &email, &role),
+            UsersCommand::Revoke { agency, email } => users::revoke(&settings, &agency, &email),
+            UsersCommand::List { agency } => users::list(&settings, &agency),
+            UsersCommand::Link { email } => users::link(&settings, &email),
+        },
         Command::Healthcheck { .. } => unreachable!("handled above"),
         Command::Dev {
             command:

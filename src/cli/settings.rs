@@ -99,6 +99,44 @@ pub struct SettingsArgs {
     #[arg(long, global = true, env = "CX_DEMO", default_value = defaults::DEMO,
           num_args = 0..=1, default_missing_value = "1", value_name = "1|off")]
     pub demo: Option<String>,
+    /// Staff console: the OpenID Connect issuer (discovery at ISSUER/.well-known/openid-configuration)
+    #[arg(long, global = true, env = "CX_OIDC_ISSUER", value_name = "URL")]
+    pub oidc_issuer: Option<String>,
+    /// Staff console: the client id registered with the issuer
+    #[arg(long, global = true, env = "CX_OIDC_CLIENT_ID", value_name = "ID")]
+    pub oidc_client_id: Option<String>,
+    /// Staff console: the client secret (or use --oidc-private-key-file)
+    #[arg(
+        long,
+        global = true,
+        env = "CX_OIDC_CLIENT_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
+    pub oidc_client_secret: Option<SecretString>,
+    /// Staff console: PEM RSA key for private_key_jwt client authentication (Login.gov)
+    #[arg(
+        long,
+        global = true,
+        env = "CX_OIDC_PRIVATE_KEY_FILE",
+        value_name = "FILE"
+    )]
+    pub oidc_private_key_file: Option<String>,
+    /// Staff console: scopes asked for
+    #[arg(long, global = true, env = "CX_OIDC_SCOPES", default_value = defaults::OIDC_SCOPES,
+          value_name = "LIST")]
+    pub oidc_scopes: Option<String>,
+    /// Staff console: acr_values asked for (e.g. urn:acr.login.gov:auth-only)
+    #[arg(long, global = true, env = "CX_OIDC_ACR_VALUES", value_name = "LIST")]
+    pub oidc_acr_values: Option<String>,
+    /// Staff console: minutes without a request that end a session
+    #[arg(long, global = true, env = "CX_SESSION_IDLE_MINUTES",
+          default_value = defaults::SESSION_IDLE_MINUTES, value_name = "MINUTES")]
+    pub session_idle_minutes: Option<String>,
+    /// Staff console: hours after sign-in that end a session
+    #[arg(long, global = true, env = "CX_SESSION_MAX_HOURS",
+          default_value = defaults::SESSION_MAX_HOURS, value_name = "HOURS")]
+    pub session_max_hours: Option<String>,
 }
 
 impl SettingsArgs {
@@ -125,6 +163,14 @@ impl SettingsArgs {
             "CX_INTAKE_MAX_BATCH" => self.intake_max_batch.clone(),
             "CX_INTAKE_QUEUE" => self.intake_queue.clone(),
             "CX_DEMO" => self.demo.clone(),
+            "CX_OIDC_ISSUER" => self.oidc_issuer.clone(),
+            "CX_OIDC_CLIENT_ID" => self.oidc_client_id.clone(),
+            "CX_OIDC_CLIENT_SECRET" => secret(&self.oidc_client_secret),
+            "CX_OIDC_PRIVATE_KEY_FILE" => self.oidc_private_key_file.clone(),
+            "CX_OIDC_SCOPES" => self.oidc_scopes.clone(),
+            "CX_OIDC_ACR_VALUES" => self.oidc_acr_values.clone(),
+            "CX_SESSION_IDLE_MINUTES" => self.session_idle_minutes.clone(),
+            "CX_SESSION_MAX_HOURS" => self.session_max_hours.clone(),
             _ => None,
         }
     }

@@ -111,10 +111,12 @@ diesel::table! {
         id -> BigInt,
         response_id -> Text,
         agency_id -> Text,
-        api_key_id -> Text,
+        api_key_id -> Nullable<Text>,
         from_status -> Text,
         to_status -> Text,
         changed_at -> Timestamp,
+        staff_email -> Nullable<Text>,
+        reason -> Nullable<Text>,
     }
 }
 
@@ -127,6 +129,71 @@ diesel::table! {
         volume_of_customers -> BigInt,
         updated_at -> Timestamp,
         survey_opportunities -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    staff_users (id) {
+        id -> Text,
+        email -> Text,
+        issuer -> Nullable<Text>,
+        subject -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_sign_in_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    staff_grants (user_id, agency_id) {
+        user_id -> Text,
+        agency_id -> Text,
+        role -> Text,
+        granted_at -> Timestamp,
+        granted_by -> Text,
+    }
+}
+
+diesel::table! {
+    staff_sessions (id_hash) {
+        id_hash -> Text,
+        user_id -> Text,
+        agency_id -> Text,
+        csrf_token -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    auth_requests (state_hash) {
+        state_hash -> Text,
+        browser_hash -> Text,
+        pending -> Text,
+        return_to -> Nullable<Text>,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sign_in_links (token_hash) {
+        token_hash -> Text,
+        email -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        agency_id -> Text,
+        at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        object -> Text,
+        detail -> Text,
     }
 }
 
@@ -178,6 +245,9 @@ diesel::table! {
 
 diesel::joinable!(responses -> deployments (deployment_id));
 diesel::joinable!(invitations -> deployments (deployment_id));
+diesel::joinable!(staff_grants -> staff_users (user_id));
+diesel::joinable!(staff_grants -> agencies (agency_id));
+diesel::joinable!(staff_sessions -> staff_users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     agencies,
@@ -193,4 +263,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitations,
     opt_outs,
     rate_windows,
+    staff_users,
+    staff_grants,
+    staff_sessions,
+    auth_requests,
+    sign_in_links,
+    audit_log,
 );

@@ -8,7 +8,7 @@ use diesel::sql_types::Text;
 use diesel::sqlite::Sqlite;
 
 use super::MultiBackend;
-use crate::domain::{Access, AgencyId, DeploymentId, DeploymentStatus, ResponseStatus};
+use crate::domain::{Access, AgencyId, DeploymentId, DeploymentStatus, ResponseStatus, Role};
 
 macro_rules! stored_as_text {
     ($($ty:ty: $as_str:expr, $from_str:expr;)+) => {$(
@@ -54,4 +54,5 @@ stored_as_text! {
     DeploymentStatus: |s: &DeploymentStatus| s.as_str(), |t: String| word(DeploymentStatus::parse(&t), &t);
     Access: |s: &Access| s.as_str(), |t: String| word(Access::parse(&t), &t);
     ResponseStatus: |s: &ResponseStatus| s.as_str(), |t: String| word(ResponseStatus::parse(&t), &t);
+    Role: |s: &Role| s.as_str(), |t: String| word(Role::parse(&t), &t);
 }

@@ -100,6 +100,8 @@ pub struct Options {
     pub trusted_proxies: &'static str,
     /// `CX_DEMO`.
     pub demo: bool,
+    /// Any other setting (the identity provider, the public URL, session timeouts).
+    pub configure: Option<Box<dyn FnOnce(&mut Settings)>>,
 }
 
 pub struct TestApp {
@@ -173,6 +175,9 @@ pub async fn spawn_with(backend: Backend, opts: Options) -> TestApp {
     settings.trusted_proxies =
         cx_survey::intake::limit::parse_trusted(opts.trusted_proxies).unwrap();
     settings.demo = opts.demo;
+    if let Some(f) = opts.configure {
+        f(&mut settings);
+    }
     let app = Application::build(settings.clone())
         .await
         .expect("app builds");
@@ -477,4 +482,155 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A person signed in to the staff console (through a break-glass link), with their session
+/// cookie and CSRF token. Redirects are shown, not followed.
+pub struct StaffClient<'a> {
+    pub app: &'a TestApp,
+    pub cookie: String,
+    pub csrf: String,
+    pub email: String,
+    client: reqwest::Client,
+}
+
+impl TestApp {
+    /// Gives `email` `role` in `agency` (creating the agency if new), as `cx-survey users grant` does.
+    pub fn grant(&self, agency: &str, email: &str, role: &str) {
+        let mut c = self.pool.get().unwrap();
+        let a = cx_survey::registry::ensure_agency(&mut c, agency, None).unwrap();
+        let role = cx_survey::domain::Role::parse(role).unwrap();
+        cx_survey::staff::grant(&mut c, &a.id, email, role, "test").unwrap();
+    }
+
+    /// A new break-glass sign-in path for `email`, as `cx-survey users link` makes.
+    pub fn sign_in_link(&self, email: &str) -> String {
+        let mut c = self.pool.get().unwrap();
+        let token = cx_survey::console::signin::create_link(&mut c, email).unwrap();
+        format!("/admin/auth/link/{token}")
+    }
+
+    /// Grants `role` in `agency` to `email` and signs them in.
+    pub async fn staff(&self, agency: &str, email: &str, role: &str) -> StaffClient<'_> {
+        self.grant(agency, email, role);
+        self.sign_in(email).await
+    }
+
+    /// Signs `email` (who already holds a role) in through a break-glass link.
+    pub async fn sign_in(&self, email: &str) -> StaffClient<'_> {
+        let client = no_redirects();
+        let r = client
+            .get(self.url(&self.sign_in_link(email)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "sign-in link for {email}");
+        let cookie = session_cookie(&r).expect("a session cookie");
+        let mut s = StaffClient {
+            app: self,
+            cookie,
+            csrf: String::new(),
+            email: email.to_string(),
+            client,
+        };
+        let page = s.get("/admin").await;
+        assert_eq!(page.status(), 200);
+        s.csrf = csrf_in(&page.text().await.unwrap()).expect("a CSRF field on the overview");
+        s
+    }
+}
+
+/// The `cx_session` cookie a response sets, if any.
+pub fn session_cookie(r: &reqwest::Response) -> Option<String> {
+    r.headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            let first = v.split(';').next()?;
+            let (name, value) = first.split_once('=')?;
+            (name.ends_with("cx_session") && !value.is_empty()).then(|| value.to_string())
+        })
+}
+
+/// The value of the first `csrf_token` field in a page.
+pub fn csrf_in(html: &str) -> Option<String> {
+    const FIELD: &str = "name=\"csrf_token\" value=\"";
+    let at = html.find(FIELD)? + FIELD.len();
+    Some(html[at..].split('"').next()?.to_string())
+}
+
+impl StaffClient<'_> {
+    fn with_cookie(&self, r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        r.header(
+            reqwest::header::COOKIE,
+            format!("cx_session={}", self.cookie),
+        )
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.with_cookie(self.client.get(self.app.url(path)))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A form post with the session's CSRF token added.
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let mut fields: Vec<(&str, &str)> = form.to_vec();
+        fields.push(("csrf_token", &self.csrf));
+        self.post_raw(path, &fields).await
+    }
+
+    /// A form post exactly as given (no CSRF token added).
+    pub async fn post_raw(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        let body = serde_urlencoded::to_string(form).unwrap();
+        self.with_cookie(self.client.post(self.app.url(path)))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A multipart upload: the fields, the CSRF token, and one file field.
+    pub async fn upload(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+        file_field: &str,
+        file_name: &str,
+        content: Vec<u8>,
+    ) -> reqwest::Response {
+        let boundary = "cx-test-boundary-7d1f";
+        let mut body = Vec::new();
+        let mut fields: Vec<(&str, &str)> = form.to_vec();
+        fields.push(("csrf_token", &self.csrf));
+        for (k, v) in fields {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{file_field}\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(&content);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        self.with_cookie(self.client.post(self.app.url(path)))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
 }

@@ -1,0 +1,10 @@
+ALTER TABLE response_audit DROP COLUMN reason;
+ALTER TABLE response_audit DROP COLUMN staff_email;
+DELETE FROM response_audit WHERE api_key_id IS NULL;
+ALTER TABLE response_audit ALTER COLUMN api_key_id SET NOT NULL;
+DROP TABLE audit_log;
+DROP TABLE sign_in_links;
+DROP TABLE auth_requests;
+DROP TABLE staff_sessions;
+DROP TABLE staff_grants;
+DROP TABLE staff_users;

@@ -1,0 +1,71 @@
+-- People who sign in to the staff console. Matched by verified email on first sign-in, then
+-- by (issuer, subject): an email can change hands, a provider's subject cannot.
+CREATE TABLE staff_users (
+    id TEXT PRIMARY KEY NOT NULL,
+    email TEXT NOT NULL UNIQUE,
+    issuer TEXT,
+    subject TEXT,
+    created_at TIMESTAMP NOT NULL,
+    last_sign_in_at TIMESTAMP,
+    UNIQUE (issuer, subject)
+);
+
+-- One role per person per agency.
+CREATE TABLE staff_grants (
+    user_id TEXT NOT NULL REFERENCES staff_users (id),
+    agency_id TEXT NOT NULL REFERENCES agencies (id),
+    role TEXT NOT NULL CHECK (role IN ('viewer', 'manager', 'admin')),
+    granted_at TIMESTAMP NOT NULL,
+    granted_by TEXT NOT NULL,
+    PRIMARY KEY (user_id, agency_id)
+);
+CREATE INDEX staff_grants_agency ON staff_grants (agency_id, user_id);
+
+-- Server-side sessions: the cookie holds a random id, the table its SHA-256, so a read of the
+-- table cannot be replayed as a cookie. Deleting the row signs the person out everywhere.
+CREATE TABLE staff_sessions (
+    id_hash TEXT PRIMARY KEY NOT NULL,
+    user_id TEXT NOT NULL REFERENCES staff_users (id),
+    agency_id TEXT NOT NULL REFERENCES agencies (id),
+    csrf_token TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    last_seen_at TIMESTAMP NOT NULL,
+    expires_at TIMESTAMP NOT NULL
+);
+CREATE INDEX staff_sessions_user ON staff_sessions (user_id);
+
+-- Sign-ins under way (the OIDC state, nonce and PKCE verifier), single use, minutes long.
+-- Keyed by the state's hash; `browser_hash` ties the row to the cookie of the browser that began it.
+CREATE TABLE auth_requests (
+    state_hash TEXT PRIMARY KEY NOT NULL,
+    browser_hash TEXT NOT NULL,
+    pending TEXT NOT NULL,
+    return_to TEXT,
+    expires_at TIMESTAMP NOT NULL
+);
+
+-- Break-glass sign-in links from `cx-survey users link`: single use, 15 minutes, hashed.
+CREATE TABLE sign_in_links (
+    token_hash TEXT PRIMARY KEY NOT NULL,
+    email TEXT NOT NULL,
+    created_at TIMESTAMP NOT NULL,
+    expires_at TIMESTAMP NOT NULL,
+    used_at TIMESTAMP
+);
+
+-- Every change made by a person or a key, per agency, newest read first.
+CREATE TABLE audit_log (
+    id BIGSERIAL PRIMARY KEY,
+    agency_id TEXT NOT NULL REFERENCES agencies (id),
+    at TIMESTAMP NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    object TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX audit_log_agency ON audit_log (agency_id, id);
+
+-- A triage from the console names the person, not a key: api_key_id becomes optional.
+ALTER TABLE response_audit ALTER COLUMN api_key_id DROP NOT NULL;
+ALTER TABLE response_audit ADD COLUMN staff_email TEXT;
+ALTER TABLE response_audit ADD COLUMN reason TEXT;
