@@ -386,7 +386,10 @@ pub async fn create_deployment(
 
 /// What runs inside a deployment change's transaction after the change, given the deployment's
 /// id: the console's audit line, so a change is never stored without it.
-pub trait AfterChange: FnOnce(&mut AnyConnection, &str) -> QueryResult<()> + Send + 'static {}
+pub trait AfterChange:
+    FnOnce(&mut AnyConnection, &str) -> QueryResult<()> + Send + 'static
+{
+}
 impl<F: FnOnce(&mut AnyConnection, &str) -> QueryResult<()> + Send + 'static> AfterChange for F {}
 
 /// Checks `body` and creates the deployment in `agency`, returning it with its service's slug.
@@ -603,8 +606,15 @@ pub async fn update_deployment(
         .headers()
         .get(header::IF_MATCH)
         .map(|h| h.to_str().unwrap_or("").to_string());
-    let (d, slug) =
-        change_deployment(&state, &key.agency_id, &path, patch, if_match, |_, _| Ok(())).await?;
+    let (d, slug) = change_deployment(
+        &state,
+        &key.agency_id,
+        &path,
+        patch,
+        if_match,
+        |_, _| Ok(()),
+    )
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, etag(&d)))
         .json(deployment_out(&state, d, slug)))

@@ -372,7 +372,12 @@ fn create_form(
     }
 }
 
-fn instrument_group(state: &AppState, staff: &Staff, input: &NewInput, errors: Errors<'_>) -> Markup {
+fn instrument_group(
+    state: &AppState,
+    staff: &Staff,
+    input: &NewInput,
+    errors: Errors<'_>,
+) -> Markup {
     let choices: Vec<(String, String)> = state
         .defs
         .instruments
@@ -391,16 +396,22 @@ fn instrument_group(state: &AppState, staff: &Staff, input: &NewInput, errors: E
             (ins.id.clone(), label)
         })
         .collect();
-    group(errors, "instrument", "Instrument", Some("The survey, as its PRA clearance approved it."), |d| {
-        html! {
-            select.usa-select #instrument name="instrument" aria-describedby=[d] {
-                option value="" { "- Select an instrument -" }
-                @for (id, label) in &choices {
-                    option value=(id) selected[*id == input.instrument] { (label) }
+    group(
+        errors,
+        "instrument",
+        "Instrument",
+        Some("The survey, as its PRA clearance approved it."),
+        |d| {
+            html! {
+                select.usa-select #instrument name="instrument" aria-describedby=[d] {
+                    option value="" { "- Select an instrument -" }
+                    @for (id, label) in &choices {
+                        option value=(id) selected[*id == input.instrument] { (label) }
+                    }
                 }
             }
-        }
-    })
+        },
+    )
 }
 
 fn origins_group(errors: Errors<'_>, value: &str) -> Markup {
@@ -449,7 +460,11 @@ fn origin_lines(raw: &str) -> Vec<(usize, String)> {
 
 /// The API's field problems as the form shows them: fixed wording per field (an origin's says
 /// its line), in the order of the form, one message per field.
-fn form_errors(errs: &[FieldError], lines: &[(usize, String)]) -> Vec<(String, String)> {
+fn form_errors(
+    errs: &[FieldError],
+    missing: &[FieldError],
+    lines: &[(usize, String)],
+) -> Vec<(String, String)> {
     const ORDER: [&str; 6] = [
         "service",
         "channel",
@@ -460,7 +475,7 @@ fn form_errors(errs: &[FieldError], lines: &[(usize, String)]) -> Vec<(String, S
     ];
     let mut out: Vec<(String, String)> = vec![];
     let mut origin_problems = vec![];
-    for e in errs {
+    for e in errs.iter().chain(missing) {
         if let Some(i) = e.field.strip_prefix("allowed_origins[") {
             let i: usize = i.trim_end_matches(']').parse().unwrap_or(0);
             let line = lines.get(i).map_or(i + 1, |l| l.0);
@@ -509,21 +524,46 @@ pub async fn create(
     let audit = move |c: &mut AnyConnection, id: &str| {
         crate::staff::record(c, &agency, &actor, "deployment.create", id, &detail)
     };
-    let errs = match structure::create_deployment_in(&state, &staff.agency_id, input.body(&lines), audit).await {
-        Ok((d, _)) => return Ok(ui::see_other(&format!("{}?ok=created", detail_path(&d.id)))),
-        Err(ApiError::Invalid(errs)) => errs,
-        Err(e) => return Err(e.into()),
-    };
-    let mut errors = form_errors(&errs, &lines);
-    // The service is looked up only once the other fields pass: say now that none was chosen.
-    if input.service.is_empty() && !errors.iter().any(|(f, _)| f == "service") {
-        errors.insert(0, ("service".into(), "Choose one of your agency's services.".into()));
-    }
-    create_page(&state, &staff, &input, &errors, StatusCode::UNPROCESSABLE_ENTITY).await
+    let errs =
+        match structure::create_deployment_in(&state, &staff.agency_id, input.body(&lines), audit)
+            .await
+        {
+            Ok((d, _)) => return Ok(ui::see_other(&format!("{}?ok=created", detail_path(&d.id)))),
+            Err(ApiError::Invalid(errs)) => errs,
+            Err(e) => return Err(e.into()),
+        };
+    create_page(
+        &state,
+        &staff,
+        &input,
+        &form_errors(&errs, &missing(&input), &lines),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
+}
+
+/// The required fields left empty. The API stops at its first group of problems (the body's
+/// rules, then the names, then the service), so the form names these itself: every empty
+/// field in one round.
+fn missing(input: &NewInput) -> Vec<FieldError> {
+    [
+        ("service", &input.service),
+        ("channel", &input.channel),
+        ("instrument", &input.instrument),
+        ("transaction_point", &input.transaction_point),
+    ]
+    .into_iter()
+    .filter(|(_, v)| v.trim().is_empty())
+    .map(|(f, _)| FieldError::new(f, "is required"))
+    .collect()
 }
 
 /// The agency's deployment `id` with its service's name; another agency's, or no such id, `404`.
-async fn load(state: &AppState, staff: &Staff, id: &str) -> Result<(Deployment, String), ConsoleError> {
+async fn load(
+    state: &AppState,
+    staff: &Staff,
+    id: &str,
+) -> Result<(Deployment, String), ConsoleError> {
     let id = crate::paths::deployment_id(id)?;
     let agency = staff.agency_id.clone();
     let found = state
@@ -565,7 +605,13 @@ pub async fn show(
 ) -> Result<HttpResponse, ConsoleError> {
     let (d, service) = load(&state, &staff, &path).await?;
     let edit = EditInput::of(&d);
-    let page = Detail { d: &d, service: &service, edit: &edit, errors: &[], notice: notice_for(&req) };
+    let page = Detail {
+        d: &d,
+        service: &service,
+        edit: &edit,
+        errors: &[],
+        notice: notice_for(&req),
+    };
     Ok(page.render(&state, &staff, StatusCode::OK))
 }
 
@@ -700,6 +746,12 @@ fn embed(state: &AppState, d: &Deployment) -> Markup {
                 "Preview the survey (opens in a new tab)"
             }
         }
+        @if d.invitation_only() {
+            p.usa-hint {
+                "This deployment is by invitation only: its survey link and the preview answer \
+                 only through the links sent with invitations, and say so to anyone else."
+            }
+        }
     }
 }
 
@@ -709,7 +761,11 @@ fn audit_after(staff: &Staff, action: &'static str) -> impl structure::AfterChan
     move |c: &mut AnyConnection, id: &str| {
         let (status, access, origins) = deployments::table
             .find(id)
-            .select((deployments::status, deployments::access, deployments::allowed_origins))
+            .select((
+                deployments::status,
+                deployments::access,
+                deployments::allowed_origins,
+            ))
             .first::<(DeploymentStatus, Access, String)>(c)?;
         let detail = format!(
             "status {}, access {}, origins {origins}",
@@ -740,14 +796,24 @@ pub async fn change(
     };
     let version = Some(change.form.text("version")).filter(|v| !v.is_empty());
     let audit = audit_after(&staff, "deployment.change");
-    let done = structure::change_deployment(&state, &staff.agency_id, &path, patch, version, audit).await;
+    let done =
+        structure::change_deployment(&state, &staff.agency_id, &path, patch, version, audit).await;
     let (errors, status) = match done {
         Ok((d, _)) => return Ok(ui::see_other(&format!("{}?ok=changed", detail_path(&d.id)))),
-        Err(ApiError::Invalid(errs)) => (form_errors(&errs, &lines), StatusCode::UNPROCESSABLE_ENTITY),
+        Err(ApiError::Invalid(errs)) => (
+            form_errors(&errs, &[], &lines),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         Err(e) => return refused(&state, &staff, &path, e).await,
     };
     let (d, service) = load(&state, &staff, &path).await?;
-    let page = Detail { d: &d, service: &service, edit: &edit, errors: &errors, notice: None };
+    let page = Detail {
+        d: &d,
+        service: &service,
+        edit: &edit,
+        errors: &errors,
+        notice: None,
+    };
     Ok(page.render(&state, &staff, status))
 }
 
@@ -771,7 +837,13 @@ async fn refused(
     let (d, service) = load(state, staff, id).await?;
     let edit = EditInput::of(&d);
     let errors = [("allowed_origins".to_string(), msg.to_string())];
-    let page = Detail { d: &d, service: &service, edit: &edit, errors: &errors, notice: None };
+    let page = Detail {
+        d: &d,
+        service: &service,
+        edit: &edit,
+        errors: &errors,
+        notice: None,
+    };
     Ok(page.render(state, staff, StatusCode::CONFLICT))
 }
 
