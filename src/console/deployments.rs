@@ -86,6 +86,12 @@ fn detail_path(id: &str) -> String {
 
 /// `in_person` → `In person`: OMB's channel names as staff read them.
 pub fn channel_label(channel: &str) -> String {
+    match channel {
+        "sms_text_messages" => return "SMS text messages".into(),
+        "self_service_kiosk" => return "Self-service kiosk".into(),
+        "other_non_digital" => return "Other non-digital".into(),
+        _ => {}
+    }
     let words = channel.replace('_', " ");
     let mut chars = words.chars();
     match chars.next() {

@@ -212,8 +212,8 @@ fn services_table(rows: &[Row], r: &Report) -> Markup {
             }
         }
         p.usa-hint {
-            "Trust: the share of respondents who agreed they trust the agency more after this \
-             interaction. The interval is the Wilson 95 % score interval."
+            "Trust: the share of respondents who answered the trust question positively, as \
+             the quarterly report counts it. The interval is its Wilson 95 % score interval."
         }
     }
 }

@@ -79,7 +79,7 @@ fn created_id(r: &reqwest::Response) -> String {
     id.to_string()
 }
 
-fn good<'a>(svc: &'a str) -> Vec<(&'a str, &'a str)> {
+fn good(svc: &str) -> Vec<(&str, &str)> {
     vec![
         ("service", svc),
         ("channel", "website"),
@@ -281,6 +281,22 @@ async fn a_manager_creates_a_deployment_and_finds_its_embed_code(b: Backend) {
         "href=\"/admin/deployments/{id}\">After online renewal</a>"
     )));
     assert!(list.contains("Open, collecting"));
+    // The same form posted as multipart (as a browser sends a form with a file field; none is
+    // read here) creates the same way.
+    let r = m
+        .upload(
+            "/admin/deployments",
+            &good(&svc),
+            "attachment",
+            "x.csv",
+            vec![],
+        )
+        .await;
+    let second = created_id(&r);
+    assert_eq!(
+        api_deployment(&app, &app.key, &second).await["access"],
+        "open"
+    );
     // The preview is the hosted page, which an invitation-only deployment keeps to its links.
     assert!(html.contains("This deployment is by invitation only"));
     assert_eq!(app.get(&format!("/s/{id}")).await.status(), 403);
