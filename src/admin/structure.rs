@@ -394,8 +394,8 @@ impl<F: FnOnce(&mut AnyConnection, &str) -> QueryResult<()> + Send + 'static> Af
 
 /// Checks `body` and creates the deployment in `agency`, returning it with its service's slug.
 /// The admin API's POST and the console's form both call this, so they accept and refuse the
-/// same input: every field that can be checked without the database is named at once (`422`),
-/// then the service and its channels.
+/// same input, in the same order (`422` each time): the body's rules, then the instrument,
+/// channel, access and origins together, then the service and its channels.
 pub async fn create_deployment_in(
     state: &AppState,
     agency: &AgencyId,
