@@ -13,8 +13,8 @@ use super::{validate, AdminKey};
 use crate::app::AppState;
 use crate::body::json_body;
 use crate::db::schema::service_volumes;
-use crate::db::{self, to_utc};
-use crate::domain::{Access, DeploymentStatus};
+use crate::db::{self, to_utc, AnyConnection};
+use crate::domain::{Access, AgencyId, DeploymentStatus};
 use crate::error::{ApiError, FieldError};
 use crate::fiscal::FiscalQuarter;
 use crate::registry::{self, Deployment, Hisp, Service};
@@ -375,7 +375,82 @@ pub async fn create_deployment(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body: NewDeployment = json_body(&req, payload, BODY_LIMIT).await?;
-    validate(&body)?;
+    let (d, slug) = create_deployment_in(&state, &key.agency_id, body, |_, _| Ok(())).await?;
+    let tag = etag(&d);
+    let out = deployment_out(&state, d, slug);
+    let mut r = HttpResponse::Created();
+    r.insert_header((header::LOCATION, format!("{ADMIN}/deployments/{}", out.id)))
+        .insert_header((header::ETAG, tag));
+    Ok(r.json(out))
+}
+
+/// What runs inside a deployment change's transaction after the change, given the deployment's
+/// id: the console's audit line, so a change is never stored without it.
+pub trait AfterChange:
+    FnOnce(&mut AnyConnection, &str) -> QueryResult<()> + Send + 'static
+{
+}
+impl<F: FnOnce(&mut AnyConnection, &str) -> QueryResult<()> + Send + 'static> AfterChange for F {}
+
+/// Checks `body` and creates the deployment in `agency`, returning it with its service's slug.
+/// The admin API's POST and the console's form both call this, so they accept and refuse the
+/// same input, in the same order (`422` each time): the body's rules, then the instrument,
+/// channel, access and origins together, then the service and its channels.
+pub async fn create_deployment_in(
+    state: &AppState,
+    agency: &AgencyId,
+    body: NewDeployment,
+    then: impl AfterChange,
+) -> Result<(Deployment, String), ApiError> {
+    let (access, origins) = check_new_deployment(state, &body)?;
+    let agency = agency.clone();
+    state
+        .db(move |c| {
+            let service = registry::find_service(c, &agency, &body.service)?.ok_or_else(|| {
+                ApiError::field(
+                    "service",
+                    format!("no service {:?} in your agency", body.service),
+                )
+            })?;
+            if !service.channel_list().contains(&body.channel) {
+                return Err(ApiError::field(
+                    "channel",
+                    format!(
+                        "service {:?} is not delivered through {:?}",
+                        service.slug, body.channel
+                    ),
+                ));
+            }
+            let now = db::now();
+            let d = Deployment {
+                id: registry::new_id(),
+                agency_id: agency.clone(),
+                service_id: service.id.clone(),
+                instrument_id: body.instrument.clone(),
+                channel: body.channel.clone(),
+                transaction_point: body.transaction_point.trim().to_string(),
+                allowed_origins: serde_json::to_string(&origins).unwrap_or_default(),
+                status: DeploymentStatus::Open,
+                created_at: now,
+                updated_at: now,
+                access: access.unwrap_or(Access::Open),
+                managed_by: None,
+            };
+            c.transaction(|c| {
+                registry::insert_deployment(c, &d)?;
+                then(c, &d.id)
+            })?;
+            Ok((d, service.slug))
+        })
+        .await
+}
+
+/// The checks of a new deployment that need no database: the access and origins, parsed.
+fn check_new_deployment(
+    state: &AppState,
+    body: &NewDeployment,
+) -> Result<(Option<Access>, Vec<String>), ApiError> {
+    validate(body)?;
     let mut errs = vec![];
     if state.instrument(&body.instrument).is_none() {
         let known: Vec<&str> = state.defs.instruments.keys().map(String::as_str).collect();
@@ -402,50 +477,7 @@ pub async fn create_deployment(
     if !errs.is_empty() {
         return Err(ApiError::Invalid(errs));
     }
-    let st = state.clone();
-    let out = state
-        .db(move |c| {
-            let service =
-                registry::find_service(c, &key.agency_id, &body.service)?.ok_or_else(|| {
-                    ApiError::field(
-                        "service",
-                        format!("no service {:?} in your agency", body.service),
-                    )
-                })?;
-            if !service.channel_list().contains(&body.channel) {
-                return Err(ApiError::field(
-                    "channel",
-                    format!(
-                        "service {:?} is not delivered through {:?}",
-                        service.slug, body.channel
-                    ),
-                ));
-            }
-            let now = db::now();
-            let d = Deployment {
-                id: registry::new_id(),
-                agency_id: key.agency_id.clone(),
-                service_id: service.id.clone(),
-                instrument_id: body.instrument.clone(),
-                channel: body.channel.clone(),
-                transaction_point: body.transaction_point.trim().to_string(),
-                allowed_origins: serde_json::to_string(&origins).unwrap_or_default(),
-                status: DeploymentStatus::Open,
-                created_at: now,
-                updated_at: now,
-                access: access.unwrap_or(Access::Open),
-                managed_by: None,
-            };
-            registry::insert_deployment(c, &d)?;
-            let tag = etag(&d);
-            Ok((tag, deployment_out(&st, d, service.slug)))
-        })
-        .await?;
-    let (tag, out) = out;
-    let mut r = HttpResponse::Created();
-    r.insert_header((header::LOCATION, format!("{ADMIN}/deployments/{}", out.id)))
-        .insert_header((header::ETAG, tag));
-    Ok(r.json(out))
+    Ok((access, origins))
 }
 
 #[utoipa::path(get, path = "/api/v1/admin/deployments", tag = "admin", security(("bearer" = [])),
@@ -507,12 +539,13 @@ fn if_match_allows(header: &str, current: &str) -> bool {
         .any(|t| t == "*" || t == current)
 }
 
-async fn owned_deployment(
+/// The agency's deployment `id` with its service's slug; another agency's is `404`.
+pub async fn owned_deployment(
     state: &AppState,
-    key: &AdminKey,
+    agency: &AgencyId,
     id: &str,
 ) -> Result<(Deployment, String), ApiError> {
-    let (agency, id) = (key.agency_id.clone(), crate::paths::deployment_id(id)?);
+    let (agency, id) = (agency.clone(), crate::paths::deployment_id(id)?);
     state
         .db(move |c| {
             let d = registry::find_deployment(c, &agency, &id)?
@@ -535,13 +568,13 @@ pub async fn get_deployment(
     key: AdminKey,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let (d, s) = owned_deployment(&state, &key, &path).await?;
+    let (d, s) = owned_deployment(&state, &key.agency_id, &path).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, etag(&d)))
         .json(deployment_out(&state, d, s)))
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct DeploymentPatch {
     /// `open` or `closed`.
@@ -568,20 +601,54 @@ pub async fn update_deployment(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let change = DeploymentChange::parse(json_body(&req, payload, BODY_LIMIT).await?)?;
-    let (d, slug) = owned_deployment(&state, &key, &path).await?;
-    let checked = editable(&d, &req)?;
+    let patch: DeploymentPatch = json_body(&req, payload, BODY_LIMIT).await?;
+    let if_match = req
+        .headers()
+        .get(header::IF_MATCH)
+        .map(|h| h.to_str().unwrap_or("").to_string());
+    let (d, slug) = change_deployment(
+        &state,
+        &key.agency_id,
+        &path,
+        patch,
+        if_match,
+        |_, _| Ok(()),
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(&d)))
+        .json(deployment_out(&state, d, slug)))
+}
+
+/// Applies `patch` to the agency's deployment `id` and returns it as stored after the change.
+/// The admin API's PATCH and the console's forms both call this: the same checks in the same
+/// order (`422` for bad fields, `404` for another agency's, `409` for a registry file's, `412`
+/// when `if_match`, the `If-Match` value, names an older version).
+pub async fn change_deployment(
+    state: &AppState,
+    agency: &AgencyId,
+    id: &str,
+    patch: DeploymentPatch,
+    if_match: Option<String>,
+    then: impl AfterChange,
+) -> Result<(Deployment, String), ApiError> {
+    let change = DeploymentChange::parse(patch)?;
+    let (d, slug) = owned_deployment(state, agency, id).await?;
+    let checked = editable(&d, if_match.as_deref())?;
     let (id, read_at) = (d.id.clone(), d.updated_at);
     // Always later than the version read, so every change gets a new tag.
     let now = db::now().max(read_at + chrono::Duration::microseconds(1));
     state
-        .db(move |c| c.transaction(|c| change.apply(c, &id, checked.then_some(read_at), now)))
+        .db(move |c| {
+            c.transaction(|c| {
+                change.apply(c, &id, checked.then_some(read_at), now)?;
+                Ok(then(c, &id)?)
+            })
+        })
         .await?;
     state.deployments.forget(&d.id);
-    let (d, _) = owned_deployment(&state, &key, &d.id).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, etag(&d)))
-        .json(deployment_out(&state, d, slug)))
+    let (d, _) = owned_deployment(state, agency, &d.id).await?;
+    Ok((d, slug))
 }
 
 /// A deployment PATCH, validated: every bad field named at once.
@@ -673,7 +740,7 @@ impl DeploymentChange {
 
 /// Whether the deployment may change through the API (`409` if a registry file declares it)
 /// and from the version `If-Match` names (`412` if stale); `true` when `If-Match` was given.
-fn editable(d: &Deployment, req: &HttpRequest) -> Result<bool, ApiError> {
+fn editable(d: &Deployment, if_match: Option<&str>) -> Result<bool, ApiError> {
     if let Some(file) = &d.managed_by {
         // A change here would be undone by the file at the next start: refuse it visibly.
         return Err(ApiError::Conflict {
@@ -683,10 +750,10 @@ fn editable(d: &Deployment, req: &HttpRequest) -> Result<bool, ApiError> {
             ),
         });
     }
-    let Some(h) = req.headers().get(header::IF_MATCH) else {
+    let Some(h) = if_match else {
         return Ok(false);
     };
-    if !if_match_allows(h.to_str().unwrap_or(""), &etag(d)) {
+    if !if_match_allows(h, &etag(d)) {
         return Err(stale());
     }
     Ok(true)

@@ -6,6 +6,7 @@
 //! the console. Another agency's object answers `404`, an action outside one's role `403`,
 //! exactly as the admin API does.
 
+pub mod deployments;
 pub mod oidc;
 pub mod overview;
 pub mod session;
@@ -21,6 +22,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/admin")
             .service(resource("").route(get().to(overview::show)))
+            .configure(deployments::routes)
             .service(resource("/sign-in").route(get().to(signin::sign_in)))
             .service(resource("/auth/callback").route(get().to(signin::callback)))
             .service(resource("/auth/link/{token}").route(get().to(signin::link)))
