@@ -100,10 +100,15 @@ fn conditions(s: &mut Sql, f: &Filter, after: Option<&Key>, order: Order) -> Str
         Order::NewestFirst => cursor_side.is_none_or(|to| *ts < to),
         Order::OldestFirst => cursor_side.is_none_or(|from| *ts >= from),
     });
-    if let Some(from) = f.from.filter(|_| order == Order::NewestFirst || cursor.is_none()) {
+    if let Some(from) = f
+        .from
+        .filter(|_| order == Order::NewestFirst || cursor.is_none())
+    {
         w += &format!(" AND r.submitted_at >= {}", s.bind(Bind::Ts(from)));
     }
-    if let Some(to) = f.to.filter(|_| order == Order::OldestFirst || cursor.is_none()) {
+    if let Some(to) =
+        f.to.filter(|_| order == Order::OldestFirst || cursor.is_none())
+    {
         w += &format!(" AND r.submitted_at < {}", s.bind(Bind::Ts(to)));
     }
     if let Some((ts, id)) = cursor {
@@ -135,7 +140,13 @@ fn statuses(f: &Filter) -> Vec<String> {
 }
 
 /// SQLite's merge plan: one `UNION ALL` part per (deployment, status), merged in order.
-fn merge_sqlite(f: &Filter, deps: &[String], after: Option<&Key>, order: Order, limit: i64) -> Statement {
+fn merge_sqlite(
+    f: &Filter,
+    deps: &[String],
+    after: Option<&Key>,
+    order: Order,
+    limit: i64,
+) -> Statement {
     let mut s = Sql::default();
     let mut parts = vec![];
     for d in deps {
@@ -181,7 +192,13 @@ fn merge_postgres(
 }
 
 /// The time scan: `responses_time` in order, keeping the listed deployments.
-fn time_scan(f: &Filter, deps: &[String], after: Option<&Key>, order: Order, limit: i64) -> Statement {
+fn time_scan(
+    f: &Filter,
+    deps: &[String],
+    after: Option<&Key>,
+    order: Order,
+    limit: i64,
+) -> Statement {
     let mut s = Sql::default();
     let list: Vec<String> = deps.iter().map(|d| s.bind(Bind::Text(d.clone()))).collect();
     let mut cond = format!("r.deployment_id IN ({})", list.join(", "));

@@ -550,13 +550,17 @@ pub fn session_cookie(r: &reqwest::Response) -> Option<String> {
 
 /// The value of the first `csrf_token` field in a page.
 pub fn csrf_in(html: &str) -> Option<String> {
-    let at = html.find("name=\"csrf_token\" value=\"")? + 26;
+    let needle = "name=\"csrf_token\" value=\"";
+    let at = html.find(needle)? + needle.len();
     Some(html[at..].split('"').next()?.to_string())
 }
 
 impl StaffClient<'_> {
     fn with_cookie(&self, r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        r.header(reqwest::header::COOKIE, format!("cx_session={}", self.cookie))
+        r.header(
+            reqwest::header::COOKIE,
+            format!("cx_session={}", self.cookie),
+        )
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -602,8 +606,10 @@ impl StaffClient<'_> {
         fields.push(("csrf_token", &self.csrf));
         for (k, v) in fields {
             body.extend_from_slice(
-                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
-                    .as_bytes(),
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
             );
         }
         body.extend_from_slice(
