@@ -263,15 +263,16 @@ async fn pages_visit_every_row_once_newest_first(b: Backend) {
     assert_eq!(&seen[124], std::cmp::min(&all[1], &all[2]));
 }
 
-fn audit_rows(
-    app: &TestApp,
-) -> Vec<(
+/// response_id, api_key_id, staff_email, reason, to_status
+type AuditRow = (
     String,
     Option<String>,
     Option<String>,
     Option<String>,
     String,
-)> {
+);
+
+fn audit_rows(app: &TestApp) -> Vec<AuditRow> {
     use cx_survey::db::schema::response_audit::dsl as a;
     let mut c = app.pool.get().unwrap();
     a::response_audit
