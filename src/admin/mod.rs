@@ -5,6 +5,7 @@ pub mod import;
 pub mod invitations;
 pub mod page;
 pub mod reports;
+pub mod response_query;
 pub mod responses;
 pub mod structure;
 

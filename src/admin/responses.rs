@@ -10,6 +10,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::response_query::{self, Filter, Key, Order};
 use super::AdminKey;
 use crate::app::AppState;
 use crate::body::json_body;
@@ -48,14 +49,6 @@ pub struct ExportQuery {
     pub quarter: Option<u8>,
     pub status: Option<String>,
     pub format: Option<String>,
-}
-
-struct Filter {
-    agency_id: AgencyId,
-    deployment: Option<String>,
-    from: Option<chrono::NaiveDateTime>,
-    to: Option<chrono::NaiveDateTime>,
-    status: Option<ResponseStatus>,
 }
 
 fn parse_filter(
@@ -120,44 +113,10 @@ fn parse_filter(
             from,
             to,
             status,
+            words: vec![],
         },
         csv,
     ))
-}
-
-fn page(
-    c: &mut AnyConnection,
-    f: &Filter,
-    after: Option<(chrono::NaiveDateTime, String)>,
-    limit: i64,
-) -> QueryResult<Vec<ResponseRow>> {
-    let mut q = responses::table
-        .inner_join(deployments::table)
-        .filter(deployments::agency_id.eq(&f.agency_id))
-        .select(ResponseRow::as_select())
-        .order((responses::submitted_at, responses::id))
-        .limit(limit)
-        .into_boxed();
-    if let Some(d) = &f.deployment {
-        q = q.filter(responses::deployment_id.eq(d.clone()));
-    }
-    if let Some(a) = f.from {
-        q = q.filter(responses::submitted_at.ge(a));
-    }
-    if let Some(b) = f.to {
-        q = q.filter(responses::submitted_at.lt(b));
-    }
-    if let Some(s) = f.status {
-        q = q.filter(responses::status.eq(s));
-    }
-    if let Some((ts, id)) = after {
-        q = q.filter(
-            responses::submitted_at
-                .gt(ts)
-                .or(responses::submitted_at.eq(ts).and(responses::id.gt(id))),
-        );
-    }
-    q.load(c)
 }
 
 const EXPORT_COLUMNS: [&str; 10] = [
@@ -231,7 +190,7 @@ struct Cursor {
     state: web::Data<AppState>,
     filter: Arc<Filter>,
     csv: bool,
-    after: Option<(chrono::NaiveDateTime, String)>,
+    after: Option<Key>,
     /// JSON: a record was written, so the next one needs a comma.
     any: bool,
     done: bool,
@@ -253,18 +212,18 @@ impl Cursor {
 
     /// Appends `rows` to `buf` and remembers where the next page starts; a short page is the
     /// last one, and closes the JSON.
-    fn encode(&mut self, rows: &[ResponseRow], mut buf: Vec<u8>) -> web::Bytes {
-        if let Some(last) = rows.last() {
+    fn encode(&mut self, rows: &[(ResponseRow, String)], mut buf: Vec<u8>) -> web::Bytes {
+        if let Some((last, _)) = rows.last() {
             self.after = Some((last.submitted_at, last.id.clone()));
         }
         if self.csv {
             let mut w = csv::Writer::from_writer(&mut buf);
-            for r in rows {
+            for (r, _) in rows {
                 let _ = w.write_record(csv_record(&self.state, r));
             }
             drop(w);
         } else {
-            for r in rows {
+            for (r, _) in rows {
                 if self.any {
                     buf.push(b',');
                 }
@@ -285,7 +244,13 @@ impl Cursor {
     async fn page(mut self, head: bool, wait: Duration) -> Result<(web::Bytes, Cursor), ApiError> {
         web::block(move || {
             let mut c = self.state.export_pool.get_timeout(wait)?;
-            let rows = page(&mut c, &self.filter, self.after.clone(), PAGE_ROWS)?;
+            let rows = response_query::page(
+                &mut c,
+                &self.filter,
+                self.after.as_ref(),
+                Order::OldestFirst,
+                PAGE_ROWS,
+            )?;
             drop(c);
             let buf = if head { self.head() } else { vec![] };
             let bytes = self.encode(&rows, buf);
@@ -338,6 +303,16 @@ pub async fn export(
             })
             .await?;
     }
+    stream(state, filter, csv).await
+}
+
+/// Streams every response `filter` matches, oldest first, as CSV or JSON: the admin API's
+/// export and the console's. The caller has checked the filter's deployment is the agency's.
+pub async fn stream(
+    state: web::Data<AppState>,
+    filter: Filter,
+    csv: bool,
+) -> Result<HttpResponse, ApiError> {
     let cur = Cursor {
         state: state.clone(),
         filter: Arc::new(filter),
@@ -381,7 +356,7 @@ pub struct TriageOut {
 }
 
 /// The response if it belongs to the agency (else `None`, shown as 404).
-fn owned_status(
+pub fn owned_status(
     c: &mut AnyConnection,
     agency: &AgencyId,
     id: &str,
@@ -397,7 +372,7 @@ fn owned_status(
 /// Holds the agency's response row until the transaction ends, so the status read next is the
 /// one the update replaces: two concurrent triages otherwise both read `counted` and both log
 /// `from=counted`, and the audit log stops being a chain.
-fn lock_response(c: &mut AnyConnection, agency: &AgencyId, id: &str) -> QueryResult<()> {
+pub fn lock_response(c: &mut AnyConnection, agency: &AgencyId, id: &str) -> QueryResult<()> {
     let sql = match c {
         // A concurrent triage waits here until this one commits, then reads its result.
         AnyConnection::Postgresql(_) => {

@@ -9,6 +9,7 @@
 pub mod deployments;
 pub mod oidc;
 pub mod overview;
+pub mod responses;
 pub mod session;
 pub mod signin;
 pub mod ui;
@@ -33,6 +34,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(get().to(signin::agencies))
                     .route(post().to(signin::switch)),
             )
+            .configure(responses::routes)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ui::ConsoleError::NotFound)
             })),

@@ -6,6 +6,7 @@ mod admin;
 mod cli;
 mod console;
 mod console_deployments;
+mod console_responses;
 mod conventions;
 mod definitions;
 mod email;

@@ -1,3 +1,4 @@
+DROP INDEX IF EXISTS responses_console;
 ALTER TABLE response_audit DROP COLUMN reason;
 ALTER TABLE response_audit DROP COLUMN staff_email;
 DELETE FROM response_audit WHERE api_key_id IS NULL;

@@ -69,3 +69,8 @@ CREATE INDEX audit_log_agency ON audit_log (agency_id, id);
 ALTER TABLE response_audit ALTER COLUMN api_key_id DROP NOT NULL;
 ALTER TABLE response_audit ADD COLUMN staff_email TEXT;
 ALTER TABLE response_audit ADD COLUMN reason TEXT;
+
+-- The console's responses page reads one (deployment, status) range per part, in
+-- (submitted_at, id) order, from this index alone and merges the parts: no sort of the matching
+-- rows, whatever the quarter's size (src/admin/response_query.rs).
+CREATE INDEX responses_console ON responses (deployment_id, status, submitted_at, id);

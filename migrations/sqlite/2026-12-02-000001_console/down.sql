@@ -1,3 +1,4 @@
+DROP INDEX IF EXISTS responses_console;
 CREATE TABLE response_audit_old (
     id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
     response_id TEXT NOT NULL REFERENCES responses (id),

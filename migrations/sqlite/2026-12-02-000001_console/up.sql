@@ -82,3 +82,8 @@ INSERT INTO response_audit_new (id, response_id, agency_id, api_key_id, from_sta
 DROP TABLE response_audit;
 ALTER TABLE response_audit_new RENAME TO response_audit;
 CREATE INDEX response_audit_response ON response_audit (response_id);
+
+-- The console's responses page reads one (deployment, status) range per part, in
+-- (submitted_at, id) order, from this index alone and merges the parts: no sort of the matching
+-- rows, whatever the quarter's size (src/admin/response_query.rs).
+CREATE INDEX responses_console ON responses (deployment_id, status, submitted_at, id);
