@@ -6,11 +6,16 @@
 //! the console. Another agency's object answers `404`, an action outside one's role `403`,
 //! exactly as the admin API does.
 
+pub mod import;
+pub mod invitations;
 pub mod oidc;
 pub mod overview;
+pub mod reports;
 pub mod session;
 pub mod signin;
 pub mod ui;
+pub mod upload;
+pub mod volumes;
 
 use actix_web::web;
 
@@ -21,6 +26,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/admin")
             .service(resource("").route(get().to(overview::show)))
+            .configure(volumes::routes)
+            .configure(invitations::routes)
+            .configure(import::routes)
+            .configure(reports::routes)
             .service(resource("/sign-in").route(get().to(signin::sign_in)))
             .service(resource("/auth/callback").route(get().to(signin::callback)))
             .service(resource("/auth/link/{token}").route(get().to(signin::link)))

@@ -556,7 +556,10 @@ pub fn csrf_in(html: &str) -> Option<String> {
 
 impl StaffClient<'_> {
     fn with_cookie(&self, r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        r.header(reqwest::header::COOKIE, format!("cx_session={}", self.cookie))
+        r.header(
+            reqwest::header::COOKIE,
+            format!("cx_session={}", self.cookie),
+        )
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -602,8 +605,10 @@ impl StaffClient<'_> {
         fields.push(("csrf_token", &self.csrf));
         for (k, v) in fields {
             body.extend_from_slice(
-                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
-                    .as_bytes(),
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
             );
         }
         body.extend_from_slice(
