@@ -550,7 +550,8 @@ pub fn session_cookie(r: &reqwest::Response) -> Option<String> {
 
 /// The value of the first `csrf_token` field in a page.
 pub fn csrf_in(html: &str) -> Option<String> {
-    let at = html.find("name=\"csrf_token\" value=\"")? + 26;
+    let needle = "name=\"csrf_token\" value=\"";
+    let at = html.find(needle)? + needle.len();
     Some(html[at..].split('"').next()?.to_string())
 }
 

@@ -4,6 +4,7 @@ mod abuse;
 mod access;
 mod admin;
 mod cli;
+mod console_files;
 mod conventions;
 mod definitions;
 mod email;
