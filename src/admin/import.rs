@@ -17,6 +17,7 @@ use crate::body::read_body;
 use crate::csv_lines;
 use crate::db::schema::responses;
 use crate::db::{self, AnyConnection};
+use crate::domain::AgencyId;
 use crate::error::{ApiError, FieldError};
 use crate::intake::answers;
 use crate::registry::Deployment;
@@ -25,7 +26,8 @@ use crate::responses::{insert_batch, NewResponse};
 use crate::survey::{pra, Instrument, Polarity, QuestionType, DRIVERS};
 
 pub const IMPORT_LIMIT: usize = 16 * 1024 * 1024;
-const MAX_ERRORS: usize = 100;
+/// The file is read no further once this many problems were found.
+pub const MAX_ERRORS: usize = 100;
 
 #[utoipa::path(post, path = "/api/v1/admin/deployments/{id}/responses/import", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path)),
@@ -49,19 +51,9 @@ pub async fn import_responses(
     if !ctype.starts_with("text/csv") {
         return Err(ApiError::field("Content-Type", "must be text/csv"));
     }
-    let agency = key.agency_id.clone();
-    let id = crate::paths::deployment_id(&path)?;
-    let deployment = state
-        .db(move |c| {
-            crate::registry::find_deployment(c, &agency, &id)?
-                .ok_or(ApiError::NotFound("deployment"))
-        })
-        .await?;
+    let deployment = owned_deployment(&state, &key.agency_id, &path).await?;
     let body = read_body(&req, payload, IMPORT_LIMIT).await?;
-    let ins = state
-        .instrument(&deployment.instrument_id)
-        .ok_or_else(|| ApiError::internal("instrument not loaded"))?;
-    let rows = parse_csv(&body, ins, &deployment, state.settings.report_tz)?;
+    let rows = checked_rows(&state, &deployment, &body)?;
     let count = rows.len();
     state.db(move |c| store(c, rows)).await?;
     Ok(HttpResponse::Created()
@@ -73,6 +65,34 @@ pub async fn import_responses(
             ),
         ))
         .json(Imported { imported: count }))
+}
+
+/// Deployment `raw_id` of `agency`, or `404`.
+pub async fn owned_deployment(
+    state: &AppState,
+    agency: &AgencyId,
+    raw_id: &str,
+) -> Result<Deployment, ApiError> {
+    let (agency, id) = (agency.clone(), crate::paths::deployment_id(raw_id)?);
+    state
+        .db(move |c| {
+            crate::registry::find_deployment(c, &agency, &id)?
+                .ok_or(ApiError::NotFound("deployment"))
+        })
+        .await
+}
+
+/// The file's rows for `deployment`, checked as its instrument and PRA clearance require, or
+/// every problem by line (`422`). Nothing is stored: `store` does that.
+pub fn checked_rows(
+    state: &AppState,
+    deployment: &Deployment,
+    body: &[u8],
+) -> Result<Vec<(u64, NewResponse)>, ApiError> {
+    let ins = state
+        .instrument(&deployment.instrument_id)
+        .ok_or_else(|| ApiError::internal("instrument not loaded"))?;
+    parse_csv(body, ins, deployment, state.settings.report_tz)
 }
 
 #[derive(serde::Serialize, utoipa::ToSchema)]
@@ -318,7 +338,10 @@ fn as_column(e: FieldError) -> FieldError {
     FieldError::new(field, e.detail)
 }
 
-fn store(c: &mut AnyConnection, rows: Vec<(u64, NewResponse)>) -> Result<(), ApiError> {
+/// Stores checked rows all or nothing: a row whose `external_id` this deployment already has
+/// refuses the whole file (`422`, each such line named). Nested in the caller's transaction,
+/// if any (the console's audit line).
+pub fn store(c: &mut AnyConnection, rows: Vec<(u64, NewResponse)>) -> Result<(), ApiError> {
     c.transaction::<_, ApiError, _>(|c| {
         let dep = rows[0].1.deployment_id.clone();
         let mut dup = vec![];

@@ -5,6 +5,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::AdminKey;
 use crate::app::AppState;
+use crate::db::AnyConnection;
+use crate::domain::{AgencyId, DeploymentId};
 use crate::email::{self, queue::InviteRow, queue::Summary};
 use crate::error::ApiError;
 
@@ -42,11 +44,21 @@ pub async fn create_invitations(
     let (agency, id) = (key.agency_id.clone(), crate::paths::deployment_id(&path)?);
     let st = state.clone();
     let summary = state
-        .db(move |c| {
-            let d = crate::registry::find_deployment(c, &agency, &id)?
-                .ok_or(ApiError::NotFound("deployment"))?;
-            email::queue_batch(c, &st.defs, &st.settings, &d, rows, "", &|_| {})
-        })
+        .db(move |c| queue_for(c, &st, &agency, &id, rows))
         .await?;
     Ok(HttpResponse::Accepted().json(summary))
+}
+
+/// Queues `rows` (each with its line) for deployment `id` of `agency`: `404` if the agency has
+/// no such deployment. The batch of the admin API and of the console's CSV upload.
+pub fn queue_for(
+    c: &mut AnyConnection,
+    state: &AppState,
+    agency: &AgencyId,
+    id: &DeploymentId,
+    rows: Vec<(u64, InviteRow)>,
+) -> Result<Summary, ApiError> {
+    let d =
+        crate::registry::find_deployment(c, agency, id)?.ok_or(ApiError::NotFound("deployment"))?;
+    email::queue_batch(c, &state.defs, &state.settings, &d, rows, "", &|_| {})
 }

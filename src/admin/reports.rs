@@ -57,24 +57,34 @@ pub async fn quarterly(
         agency_id: Some(key.agency_id),
         hisp: q.hisp,
     };
-    // Waits its turn behind another report for a while, then says to come back.
-    let _turn = tokio::time::timeout(std::time::Duration::from_secs(30), state.reports.acquire())
+    let _turn = report_turn(&state).await?;
+    let st = state.clone();
+    let r = web::block(move || {
+        report::build(&st.export_pool, &st.defs, fq, st.settings.report_tz, &scope)
+    })
+    .await?
+    .map_err(report_error)?;
+    Ok(HttpResponse::Ok().json(r))
+}
+
+/// This instance's one report at a time: waits its turn behind another report for a while,
+/// then says to come back (`503`). Hold the permit while the report is built.
+pub async fn report_turn(state: &AppState) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+    tokio::time::timeout(std::time::Duration::from_secs(30), state.reports.acquire())
         .await
         .ok()
         .and_then(Result::ok)
         .ok_or_else(|| ApiError::Unavailable {
             detail: "another report is being built on this instance; retry shortly".into(),
             retry_after: 10,
-        })?;
-    let st = state.clone();
-    let r = web::block(move || {
-        report::build(&st.export_pool, &st.defs, fq, st.settings.report_tz, &scope)
-    })
-    .await?
-    .map_err(|e| match e {
+        })
+}
+
+/// A failed report as the API answers it.
+pub fn report_error(e: report::files::ReportError) -> ApiError {
+    match e {
         report::files::ReportError::Pool(p) => ApiError::from(p),
         report::files::ReportError::Db(d) => ApiError::from(d),
         other => ApiError::internal(other),
-    })?;
-    Ok(HttpResponse::Ok().json(r))
+    }
 }

@@ -825,38 +825,16 @@ pub async fn put_volume(
         .db(move |c| {
             let s = registry::find_service(c, &key.agency_id, &service)?
                 .ok_or(ApiError::NotFound("service"))?;
-            if !s.channel_list().contains(&body.channel) {
-                return Err(ApiError::field(
-                    "channel",
-                    format!(
-                        "service {:?} is not delivered through {:?}",
-                        s.slug, body.channel
-                    ),
-                ));
-            }
-            let quarter = fq.quarter as i16;
-            c.transaction::<_, diesel::result::Error, _>(|c| {
-                use service_volumes as v;
-                // Delete + insert: an upsert that reads the same on both backends.
-                diesel::delete(v::table.find((&s.id, fq.year, quarter, &body.channel)))
-                    .execute(c)?;
-                diesel::insert_into(v::table)
-                    .values((
-                        v::service_id.eq(&s.id),
-                        v::fiscal_year.eq(fq.year),
-                        v::quarter.eq(quarter),
-                        v::channel.eq(&body.channel),
-                        v::volume_of_customers.eq(body.volume_of_customers),
-                        v::survey_opportunities.eq(body.survey_opportunities),
-                        v::updated_at.eq(db::now()),
-                    ))
-                    .execute(c)?;
-                Ok(())
-            })?;
+            let entry = VolumeEntry {
+                channel: body.channel.clone(),
+                volume_of_customers: Some(body.volume_of_customers),
+                survey_opportunities: body.survey_opportunities,
+            };
+            save_volumes(c, &s, fq, std::slice::from_ref(&entry))?;
             Ok(VolumeOut {
                 service: s.slug,
                 fiscal_year: fq.year,
-                quarter,
+                quarter: fq.quarter as i16,
                 channel: body.channel,
                 volume_of_customers: body.volume_of_customers,
                 survey_opportunities: body.survey_opportunities,
@@ -864,4 +842,60 @@ pub async fn put_volume(
         })
         .await?;
     Ok(HttpResponse::Ok().json(out))
+}
+
+/// The largest volume either count may hold (the API's and the console's bound).
+pub const MAX_VOLUME: i64 = 1_000_000_000_000;
+
+/// One channel's operational volumes of a service's quarter. No `volume_of_customers`: the
+/// channel's stored volumes are removed (the console's blank field).
+pub struct VolumeEntry {
+    pub channel: String,
+    pub volume_of_customers: Option<i64>,
+    pub survey_opportunities: Option<i64>,
+}
+
+/// Stores `entries` as service `s`'s volumes of `fq`, each replacing what its channel had, in
+/// one transaction (nested in the caller's, if any). A channel the service is not delivered
+/// through is refused (`422`, field `channel`) and nothing is stored.
+pub fn save_volumes(
+    c: &mut crate::db::AnyConnection,
+    s: &Service,
+    fq: FiscalQuarter,
+    entries: &[VolumeEntry],
+) -> Result<(), ApiError> {
+    let channels = s.channel_list();
+    if let Some(e) = entries.iter().find(|e| !channels.contains(&e.channel)) {
+        return Err(ApiError::field(
+            "channel",
+            format!(
+                "service {:?} is not delivered through {:?}",
+                s.slug, e.channel
+            ),
+        ));
+    }
+    let quarter = fq.quarter as i16;
+    c.transaction::<_, diesel::result::Error, _>(|c| {
+        use service_volumes as v;
+        for e in entries {
+            // Delete + insert: an upsert that reads the same on both backends.
+            diesel::delete(v::table.find((&s.id, fq.year, quarter, &e.channel))).execute(c)?;
+            let Some(volume) = e.volume_of_customers else {
+                continue;
+            };
+            diesel::insert_into(v::table)
+                .values((
+                    v::service_id.eq(&s.id),
+                    v::fiscal_year.eq(fq.year),
+                    v::quarter.eq(quarter),
+                    v::channel.eq(&e.channel),
+                    v::volume_of_customers.eq(volume),
+                    v::survey_opportunities.eq(e.survey_opportunities),
+                    v::updated_at.eq(db::now()),
+                ))
+                .execute(c)?;
+        }
+        Ok(())
+    })?;
+    Ok(())
 }

@@ -10,9 +10,14 @@ pub mod deployments;
 pub mod oidc;
 pub mod overview;
 pub mod responses;
+pub mod import;
+pub mod invitations;
+pub mod reports;
 pub mod session;
 pub mod signin;
 pub mod ui;
+pub mod upload;
+pub mod volumes;
 
 use actix_web::web;
 
@@ -24,6 +29,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/admin")
             .service(resource("").route(get().to(overview::show)))
             .configure(deployments::routes)
+            .configure(volumes::routes)
+            .configure(invitations::routes)
+            .configure(import::routes)
+            .configure(reports::routes)
             .service(resource("/sign-in").route(get().to(signin::sign_in)))
             .service(resource("/auth/callback").route(get().to(signin::callback)))
             .service(resource("/auth/link/{token}").route(get().to(signin::link)))

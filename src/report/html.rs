@@ -46,7 +46,8 @@ fn rate(num: i64, den: i64) -> String {
     }
 }
 
-const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1b1b1b;max-width:72rem;margin:2rem auto;padding:0 1rem;line-height:1.4}
+/// The page's one style element (the console serves the page with this text's hash in its CSP).
+pub const STYLE: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1b1b1b;max-width:72rem;margin:2rem auto;padding:0 1rem;line-height:1.4}
 h1{font-size:1.8rem;margin-bottom:.2rem}h2{border-bottom:2px solid #005ea2;padding-bottom:.2rem;margin-top:2.5rem}h3{margin-top:1.8rem}
 table{border-collapse:collapse;margin:.6rem 0 1rem;font-size:.92rem}th,td{border:1px solid #a9aeb1;padding:.3rem .5rem;text-align:left;vertical-align:top}
 th{background:#f0f0f0}td.n{text-align:right;font-variant-numeric:tabular-nums}.flag{background:#faf3d1;border-left:.4rem solid #ffbe2e;padding:.5rem 1rem;margin:.5rem 0}

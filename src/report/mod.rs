@@ -4,7 +4,7 @@
 
 mod aggregate;
 pub mod files;
-mod html;
+pub mod html;
 pub mod seed;
 pub mod upload;
 

@@ -7,6 +7,7 @@ mod cli;
 mod console;
 mod console_deployments;
 mod console_responses;
+mod console_files;
 mod conventions;
 mod definitions;
 mod email;
