@@ -6,11 +6,14 @@
 //! the console. Another agency's object answers `404`, an action outside one's role `403`,
 //! exactly as the admin API does.
 
+pub mod audit;
+pub mod keys;
 pub mod oidc;
 pub mod overview;
 pub mod session;
 pub mod signin;
 pub mod ui;
+pub mod users;
 
 use actix_web::web;
 
@@ -31,6 +34,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(get().to(signin::agencies))
                     .route(post().to(signin::switch)),
             )
+            .configure(users::routes)
+            .configure(keys::routes)
+            .configure(audit::routes)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ui::ConsoleError::NotFound)
             })),
