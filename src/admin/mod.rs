@@ -202,7 +202,11 @@ pub fn revoke_key(conn: &mut AnyConnection, id: &str) -> Result<(), String> {
 
 /// Revokes `agency`'s key `id`; `false` when the agency has no active key with that id (another
 /// agency's key included), so nothing outside the agency can be touched.
-pub fn revoke_agency_key(conn: &mut AnyConnection, agency: &AgencyId, id: &str) -> QueryResult<bool> {
+pub fn revoke_agency_key(
+    conn: &mut AnyConnection,
+    agency: &AgencyId,
+    id: &str,
+) -> QueryResult<bool> {
     let n = diesel::update(
         api_keys::table
             .filter(api_keys::agency_id.eq(agency))

@@ -61,8 +61,8 @@ fn audit_page(staff: &Staff, lines: &[AuditLine], older: bool, next: Option<i64>
     html! {
         h1 { "Audit log" }
         p {
-            "Every change made in " (staff.agency_name) "'s console, on the command line ("
-            code { "cli" } ") or with an API key (" code { "key:ID" } "), newest first."
+            "Changes to " (staff.agency_name) " made in the console (by the person's email) or "
+            "with the " code { "cx-survey users" } " command (" code { "cli" } "), newest first."
         }
         @if lines.is_empty() {
             p { @if older { "There are no older entries." } @else { "Nothing has been changed yet." } }

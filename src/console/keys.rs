@@ -177,7 +177,12 @@ pub async fn revoke(
             }
         }
     };
-    Ok(ui::page(&staff, "/admin/keys", "Confirm revoking a key", main))
+    Ok(ui::page(
+        &staff,
+        "/admin/keys",
+        "Confirm revoking a key",
+        main,
+    ))
 }
 
 fn keys_page(

@@ -63,9 +63,7 @@ pub async fn show(
 
 async fn load_members(state: &AppState, staff: &Staff) -> Result<Vec<Member>, ConsoleError> {
     let agency = staff.agency_id.clone();
-    Ok(state
-        .db(move |c| Ok(staff::members(c, &agency)?))
-        .await?)
+    Ok(state.db(move |c| Ok(staff::members(c, &agency)?)).await?)
 }
 
 /// The users page again with the form's problems: `422`, nothing stored.

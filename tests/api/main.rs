@@ -5,6 +5,7 @@ mod access;
 mod admin;
 mod cli;
 mod console;
+mod console_users;
 mod conventions;
 mod definitions;
 mod email;
