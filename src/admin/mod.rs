@@ -108,25 +108,35 @@ pub fn create_key(
             "--agency {agency_slug:?} must be a slug: lowercase a-z, 0-9 and -"
         ));
     }
+    conn.transaction::<_, diesel::result::Error, _>(|conn| {
+        let agency = registry::ensure_agency(conn, agency_slug, name)?;
+        insert_key(conn, &agency.id, label).map(|(_, key)| key)
+    })
+    .map_err(|e| e.to_string())
+}
+
+/// Adds a key to `agency` and returns its id and the key itself (only its hash is stored).
+/// The caller owns the transaction, so the console can log the new key in the same one.
+pub fn insert_key(
+    conn: &mut AnyConnection,
+    agency: &AgencyId,
+    label: Option<&str>,
+) -> QueryResult<(String, String)> {
     let mut raw = [0u8; 32];
     rand::rng().fill_bytes(&mut raw);
     let key = format!("cxs_{}", hex::encode(raw));
-    conn.transaction::<_, diesel::result::Error, _>(|conn| {
-        let agency = registry::ensure_agency(conn, agency_slug, name)?;
-        diesel::insert_into(api_keys::table)
-            .values(&ApiKeyRow {
-                id: registry::new_id(),
-                agency_id: agency.id,
-                label: label.map(str::to_string),
-                key_hash: hash_key(&key),
-                created_at: db::now(),
-                revoked_at: None,
-            })
-            .execute(conn)?;
-        Ok(())
-    })
-    .map_err(|e| e.to_string())?;
-    Ok(key)
+    let id = registry::new_id();
+    diesel::insert_into(api_keys::table)
+        .values(&ApiKeyRow {
+            id: id.clone(),
+            agency_id: agency.clone(),
+            label: label.map(str::to_string),
+            key_hash: hash_key(&key),
+            created_at: db::now(),
+            revoked_at: None,
+        })
+        .execute(conn)?;
+    Ok((id, key))
 }
 
 /// One key as `keys list` shows it: id, created, revoked, label (never the key itself).
@@ -134,11 +144,18 @@ pub type KeyInfo = (String, NaiveDateTime, Option<NaiveDateTime>, Option<String>
 
 /// An agency's keys, newest first.
 pub fn list_keys(conn: &mut AnyConnection, agency_slug: &str) -> Result<Vec<KeyInfo>, String> {
-    use crate::db::schema::agencies;
+    let agency = registry::find_agency_by_slug(conn, agency_slug).map_err(|e| e.to_string())?;
+    match agency {
+        Some(a) => agency_keys(conn, &a.id).map_err(|e| e.to_string()),
+        None => Ok(vec![]),
+    }
+}
+
+/// The keys of `agency`, newest first (the id breaks ties of one microsecond).
+pub fn agency_keys(conn: &mut AnyConnection, agency: &AgencyId) -> QueryResult<Vec<KeyInfo>> {
     api_keys::table
-        .inner_join(agencies::table.on(agencies::id.eq(api_keys::agency_id)))
-        .filter(agencies::slug.eq(agency_slug))
-        .order(api_keys::created_at.desc())
+        .filter(api_keys::agency_id.eq(agency))
+        .order((api_keys::created_at.desc(), api_keys::id.desc()))
         .select((
             api_keys::id,
             api_keys::created_at,
@@ -146,10 +163,29 @@ pub fn list_keys(conn: &mut AnyConnection, agency_slug: &str) -> Result<Vec<KeyI
             api_keys::label,
         ))
         .load(conn)
-        .map_err(|e| e.to_string())
+}
+
+/// The key `id` if it belongs to `agency`; another agency's key is `None`, as if absent.
+pub fn agency_key(
+    conn: &mut AnyConnection,
+    agency: &AgencyId,
+    id: &str,
+) -> QueryResult<Option<KeyInfo>> {
+    api_keys::table
+        .filter(api_keys::agency_id.eq(agency))
+        .filter(api_keys::id.eq(id))
+        .select((
+            api_keys::id,
+            api_keys::created_at,
+            api_keys::revoked_at,
+            api_keys::label,
+        ))
+        .first(conn)
+        .optional()
 }
 
 /// Revokes a key by its id (from `keys list`); it stops working at once on every instance.
+/// The operator's command: any agency's key. The console uses `revoke_agency_key`.
 pub fn revoke_key(conn: &mut AnyConnection, id: &str) -> Result<(), String> {
     let n = diesel::update(
         api_keys::table
@@ -163,6 +199,24 @@ pub fn revoke_key(conn: &mut AnyConnection, id: &str) -> Result<(), String> {
         return Err(format!("no active key with id {id}"));
     }
     Ok(())
+}
+
+/// Revokes `agency`'s key `id`; `false` when the agency has no active key with that id (another
+/// agency's key included), so nothing outside the agency can be touched.
+pub fn revoke_agency_key(
+    conn: &mut AnyConnection,
+    agency: &AgencyId,
+    id: &str,
+) -> QueryResult<bool> {
+    let n = diesel::update(
+        api_keys::table
+            .filter(api_keys::agency_id.eq(agency))
+            .filter(api_keys::id.eq(id))
+            .filter(api_keys::revoked_at.is_null()),
+    )
+    .set(api_keys::revoked_at.eq(Some(db::now())))
+    .execute(conn)?;
+    Ok(n == 1)
 }
 
 impl FromRequest for AdminKey {

@@ -7,6 +7,8 @@
 //! exactly as the admin API does.
 
 pub mod deployments;
+pub mod audit;
+pub mod keys;
 pub mod oidc;
 pub mod overview;
 pub mod responses;
@@ -18,6 +20,7 @@ pub mod signin;
 pub mod ui;
 pub mod upload;
 pub mod volumes;
+pub mod users;
 
 use actix_web::web;
 
@@ -44,6 +47,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .route(post().to(signin::switch)),
             )
             .configure(responses::routes)
+            .configure(users::routes)
+            .configure(keys::routes)
+            .configure(audit::routes)
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ui::ConsoleError::NotFound)
             })),

@@ -8,6 +8,7 @@ mod console;
 mod console_deployments;
 mod console_responses;
 mod console_files;
+mod console_users;
 mod conventions;
 mod definitions;
 mod email;
