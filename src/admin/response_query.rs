@@ -16,11 +16,30 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Text, Timestamp};
 
+/// One stored response as the exports and the console read it.
+#[derive(Queryable, Selectable, Clone, Debug)]
+#[diesel(table_name = responses)]
+pub struct ResponseRow {
+    pub id: String,
+    pub deployment_id: String,
+    pub instrument_id: String,
+    pub instrument_version: i32,
+    pub external_id: Option<String>,
+    pub submitted_at: chrono::NaiveDateTime,
+    pub locale: String,
+    pub channel: String,
+    pub source: String,
+    pub status: ResponseStatus,
+    pub trust: Option<i16>,
+    pub drivers_positive: i32,
+    pub drivers_negative: i32,
+    pub comment: Option<String>,
+    pub answers: String,
+}
+
 use crate::db::schema::{deployments, responses};
 use crate::db::AnyConnection;
 use crate::domain::{AgencyId, ResponseStatus};
-
-use super::responses::ResponseRow;
 
 /// The responses an export or a page lists: one agency's, narrowed.
 #[derive(Clone, Debug)]

@@ -21,25 +21,7 @@ use crate::error::{ApiError, FieldError};
 use crate::fiscal::FiscalQuarter;
 use crate::report::upload::{csv_safe, driver_cells, UPLOAD_HEADER};
 
-#[derive(Queryable, Selectable, Clone, Debug)]
-#[diesel(table_name = responses)]
-pub struct ResponseRow {
-    pub id: String,
-    pub deployment_id: String,
-    pub instrument_id: String,
-    pub instrument_version: i32,
-    pub external_id: Option<String>,
-    pub submitted_at: chrono::NaiveDateTime,
-    pub locale: String,
-    pub channel: String,
-    pub source: String,
-    pub status: ResponseStatus,
-    pub trust: Option<i16>,
-    pub drivers_positive: i32,
-    pub drivers_negative: i32,
-    pub comment: Option<String>,
-    pub answers: String,
-}
+pub use super::response_query::ResponseRow;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

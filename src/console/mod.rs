@@ -6,21 +6,22 @@
 //! the console. Another agency's object answers `404`, an action outside one's role `403`,
 //! exactly as the admin API does.
 
-pub mod deployments;
 pub mod audit;
+pub mod deployments;
+pub mod import;
+pub mod invitations;
 pub mod keys;
 pub mod oidc;
 pub mod overview;
-pub mod responses;
-pub mod import;
-pub mod invitations;
+pub mod plain;
 pub mod reports;
+pub mod responses;
 pub mod session;
 pub mod signin;
 pub mod ui;
 pub mod upload;
-pub mod volumes;
 pub mod users;
+pub mod volumes;
 
 use actix_web::web;
 

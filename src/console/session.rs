@@ -17,7 +17,7 @@ use futures_util::StreamExt;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use super::ui::ConsoleError;
+use super::plain::ConsoleError;
 use crate::app::AppState;
 use crate::db::schema::{agencies, staff_grants, staff_sessions, staff_users};
 use crate::db::{self, AnyConnection};

@@ -87,6 +87,9 @@ pub fn fresh_database(backend: Backend, dir: &Path) -> String {
     }
 }
 
+/// A change to the settings before the app starts.
+pub type Configure = Box<dyn FnOnce(&mut Settings)>;
+
 #[derive(Default)]
 pub struct Options {
     pub rate_limit: u32,
@@ -101,7 +104,7 @@ pub struct Options {
     /// `CX_DEMO`.
     pub demo: bool,
     /// Any other setting (the identity provider, the public URL, session timeouts).
-    pub configure: Option<Box<dyn FnOnce(&mut Settings)>>,
+    pub configure: Option<Configure>,
 }
 
 pub struct TestApp {
