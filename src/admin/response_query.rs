@@ -168,9 +168,13 @@ fn merge_sqlite(
 ) -> Statement {
     let mut s = Sql::default();
     let mut parts = vec![];
+    let sts = statuses(f);
     for d in deps {
-        for st in statuses(f) {
-            let (d, st) = (s.bind(Bind::Text(d.clone())), s.bind(Bind::Text(st)));
+        for st in &sts {
+            let (d, st) = (
+                s.bind(Bind::Text(d.clone())),
+                s.bind(Bind::Text(st.clone())),
+            );
             let cond = conditions(&mut s, f, after, order);
             parts.push(format!(
                 "SELECT r.submitted_at AS submitted_at, r.id AS id FROM responses r \

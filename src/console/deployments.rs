@@ -129,15 +129,20 @@ fn status_label(state: &AppState, d: &Deployment) -> &'static str {
 
 /// The `?ok=` word of a redirect after a change, as a fixed message.
 fn notice_for(req: &HttpRequest) -> Option<&'static str> {
-    let word = url::form_urlencoded::parse(req.query_string().as_bytes())
-        .find(|(k, _)| k == "ok")
-        .map(|(_, v)| v.into_owned())?;
-    match word.as_str() {
-        "created" => Some("The deployment was created. Copy its embed code or survey link below."),
-        "changed" => Some("Your changes were saved."),
-        "closed" => Some("The deployment was closed: it no longer takes answers."),
-        _ => None,
-    }
+    ui::ok_message(
+        req,
+        &[
+            (
+                "created",
+                "The deployment was created. Copy its embed code or survey link below.",
+            ),
+            ("changed", "Your changes were saved."),
+            (
+                "closed",
+                "The deployment was closed: it no longer takes answers.",
+            ),
+        ],
+    )
 }
 
 /// Service slug → name for the agency (the list shows names).

@@ -28,13 +28,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 const LABEL_MAX: usize = 100;
 
 fn notice_for(req: &HttpRequest) -> Option<&'static str> {
-    let q = web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
-        .ok()?;
-    match q.get("ok").map(String::as_str) {
-        Some("revoked") => Some("The key was revoked. It no longer works."),
-        Some("already") => Some("That key had already been revoked."),
-        _ => None,
-    }
+    ui::ok_message(
+        req,
+        &[
+            ("revoked", "The key was revoked. It no longer works."),
+            ("already", "That key had already been revoked."),
+        ],
+    )
 }
 
 /// `GET /admin/keys`.

@@ -97,6 +97,18 @@ pub fn csrf(staff: &Staff) -> Markup {
     html! { input type="hidden" name="csrf_token" value=(staff.csrf); }
 }
 
+/// The fixed message for the request's `?ok=` word, looked up in `messages` (word, message):
+/// the word picks a message, its text is never shown.
+pub fn ok_message(
+    req: &actix_web::HttpRequest,
+    messages: &[(&str, &'static str)],
+) -> Option<&'static str> {
+    let word = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "ok")
+        .map(|(_, v)| v.into_owned())?;
+    messages.iter().find(|(w, _)| *w == word).map(|(_, m)| *m)
+}
+
 /// A success message after a change (`?ok=` words are fixed strings, never echoed input).
 pub fn notice(text: Option<&str>) -> Markup {
     html! {

@@ -40,13 +40,16 @@ enum Outcome {
 
 /// The fixed message for each `?ok=` word.
 fn notice_for(req: &HttpRequest) -> Option<&'static str> {
-    let q = web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
-        .ok()?;
-    match q.get("ok").map(String::as_str) {
-        Some("granted") => Some("The role was saved."),
-        Some("revoked") => Some("The person's role was removed and their sessions ended."),
-        _ => None,
-    }
+    ui::ok_message(
+        req,
+        &[
+            ("granted", "The role was saved."),
+            (
+                "revoked",
+                "The person's role was removed and their sessions ended.",
+            ),
+        ],
+    )
 }
 
 /// `GET /admin/users`.
