@@ -11,22 +11,9 @@ BACKEND=${1:?sqlite or postgres}
 N=${2:-10000000}
 BENCH_DIR=${BENCH_DIR:-/tmp/cx-report-bench}
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
-mkdir -p "$BENCH_DIR"
-cargo build --release -q --bin cx-survey
+export DATABASE_URL=$(bash bench/seed.sh "$BACKEND" "$N" | tail -1)
 BIN=$PWD/target/release/cx-survey
 export CX_SURVEY_DEFS=$PWD/survey-defs RUST_LOG=info
-if [ "$BACKEND" = sqlite ]; then
-  export DATABASE_URL="sqlite://$BENCH_DIR/report-$N.db"
-else
-  export DATABASE_URL="$PG/cx_report_bench_$N"
-fi
-MARK="$BENCH_DIR/seeded-$BACKEND-$N"
-if [ ! -f "$MARK" ]; then
-  if [ "$BACKEND" = sqlite ]; then rm -f "$BENCH_DIR/report-$N.db"*;
-  else psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS cx_report_bench_$N WITH (FORCE)" -c "CREATE DATABASE cx_report_bench_$N"; fi
-  /usr/bin/time -f "seed: wall %e s, peak RSS %M KB" "$BIN" dev seed --responses "$N" --deployments 50 --fiscal-year 2026 --quarter 2
-  touch "$MARK"
-fi
 OUT="$BENCH_DIR/out-$BACKEND"
 rm -rf "$OUT"
 sync

@@ -31,9 +31,15 @@ pub fn parse_email(raw: &str) -> Result<String, String> {
     }
 }
 
+/// Addresses are kept and compared trimmed and lowercase, whoever passes them in (an identity
+/// provider may send `Ana@Agency.gov` for the `ana@agency.gov` an admin granted).
+fn normal(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
 fn user_by_email(c: &mut AnyConnection, email: &str) -> QueryResult<Option<StaffUser>> {
     staff_users::table
-        .filter(staff_users::email.eq(email))
+        .filter(staff_users::email.eq(normal(email)))
         .select(StaffUser::as_select())
         .first(c)
         .optional()
@@ -45,7 +51,7 @@ fn ensure_user(c: &mut AnyConnection, email: &str) -> QueryResult<StaffUser> {
     }
     let u = StaffUser {
         id: registry::new_id(),
-        email: email.to_string(),
+        email: normal(email),
         issuer: None,
         subject: None,
         created_at: db::now(),
@@ -82,7 +88,7 @@ pub fn grant(
                 staff_grants::granted_by.eq(by),
             ))
             .execute(c)?;
-        record(c, agency, by, "grant", email, role.as_str())
+        record(c, agency, by, "grant", &user.email, role.as_str())
     })
 }
 

@@ -252,7 +252,10 @@ impl Sql {
     }
 }
 
-fn run(c: &mut AnyConnection, st: Statement) -> QueryResult<Vec<KeyRow>> {
+fn run<T>(c: &mut AnyConnection, st: Statement) -> QueryResult<Vec<T>>
+where
+    T: QueryableByName<diesel::sqlite::Sqlite> + QueryableByName<diesel::pg::Pg> + 'static,
+{
     match c {
         AnyConnection::Sqlite(c) => {
             let mut q = diesel::sql_query(st.text).into_boxed::<diesel::sqlite::Sqlite>();
@@ -305,16 +308,66 @@ pub fn keys(
     if deps.is_empty() {
         return Ok(vec![]);
     }
-    let ranges = deps.len() * statuses(f).len();
-    let merge = ranges.saturating_mul(limit.max(1) as usize) <= MERGE_BUDGET;
-    let st = match (merge, &*c) {
-        (true, AnyConnection::Sqlite(_)) => merge_sqlite(f, &deps, after, order, limit),
-        (true, AnyConnection::Postgresql(_)) => merge_postgres(f, &deps, after, order, limit),
-        (false, _) => time_scan(f, &deps, after, order, limit),
-    };
-    Ok(run(c, st)?
+    let st = statement(c, f, &deps, after, order, limit);
+    Ok(run::<KeyRow>(c, st)?
         .into_iter()
         .map(|k| (k.submitted_at, k.id))
+        .collect())
+}
+
+/// The plan `keys` runs for these deployments: merge when the ranges are few, else time scan.
+fn statement(
+    c: &AnyConnection,
+    f: &Filter,
+    deps: &[String],
+    after: Option<&Key>,
+    order: Order,
+    limit: i64,
+) -> Statement {
+    let ranges = deps.len() * statuses(f).len();
+    let merge = ranges.saturating_mul(limit.max(1) as usize) <= MERGE_BUDGET;
+    match (merge, c) {
+        (true, AnyConnection::Sqlite(_)) => merge_sqlite(f, deps, after, order, limit),
+        (true, AnyConnection::Postgresql(_)) => merge_postgres(f, deps, after, order, limit),
+        (false, _) => time_scan(f, deps, after, order, limit),
+    }
+}
+
+#[derive(QueryableByName)]
+struct SqlitePlanLine {
+    #[diesel(sql_type = Text)]
+    detail: String,
+}
+
+#[derive(QueryableByName)]
+struct PgPlanLine {
+    #[diesel(sql_type = Text)]
+    #[diesel(column_name = "QUERY PLAN")]
+    line: String,
+}
+
+/// The database's plan for the statement `keys` would run (`EXPLAIN QUERY PLAN` on SQLite,
+/// `EXPLAIN` on PostgreSQL), one line per step; for `cx-survey dev explain`.
+pub fn explain(
+    c: &mut AnyConnection,
+    f: &Filter,
+    after: Option<&Key>,
+    order: Order,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    let deps = deployment_ids(c, f)?;
+    let mut st = statement(c, f, &deps, after, order, limit);
+    if matches!(c, AnyConnection::Sqlite(_)) {
+        st.text = format!("EXPLAIN QUERY PLAN {}", st.text);
+        return Ok(run::<SqlitePlanLine>(c, st)?
+            .into_iter()
+            .map(|l| l.detail)
+            .collect());
+    }
+    st.text = format!("EXPLAIN {}", st.text);
+    Ok(run::<PgPlanLine>(c, st)?
+        .into_iter()
+        .map(|l| l.line)
         .collect())
 }
 

@@ -3,6 +3,7 @@
 //! errors exit 2, failures 1; every error goes to stderr.
 
 mod defs;
+mod explain;
 mod invite;
 mod keys;
 mod report;
@@ -120,6 +121,16 @@ pub enum DevCommand {
         /// Impressions recorded per response, on average
         #[arg(long, default_value_t = 1.25)]
         impressions_per_response: f64,
+        #[arg(long)]
+        fiscal_year: i32,
+        #[arg(long)]
+        quarter: u8,
+    },
+    /// Print the database's plans for the staff console's responses page queries
+    Explain {
+        /// The agency whose responses are read (the seed's is `seed`)
+        #[arg(long)]
+        agency: String,
         #[arg(long)]
         fiscal_year: i32,
         #[arg(long)]
@@ -259,23 +270,31 @@ pub fn run(cli: Cli) -> ExitCode {
             UsersCommand::Link { email } => users::link(&settings, &email),
         },
         Command::Healthcheck { .. } => unreachable!("handled above"),
-        Command::Dev {
-            command:
-                DevCommand::Seed {
-                    responses,
-                    deployments,
-                    impressions_per_response,
-                    fiscal_year,
-                    quarter,
-                },
+        Command::Dev { command } => dev(&settings, command),
+    }
+}
+
+fn dev(settings: &crate::configuration::Settings, command: DevCommand) -> ExitCode {
+    match command {
+        DevCommand::Seed {
+            responses,
+            deployments,
+            impressions_per_response,
+            fiscal_year,
+            quarter,
         } => report::dev_seed(
-            &settings,
+            settings,
             responses,
             deployments,
             impressions_per_response,
             fiscal_year,
             quarter,
         ),
+        DevCommand::Explain {
+            agency,
+            fiscal_year,
+            quarter,
+        } => explain::dev_explain(settings, &agency, fiscal_year, quarter),
     }
 }
 
